@@ -1,0 +1,67 @@
+use axum::http::StatusCode;
+use nexus_runtime::ApiError;
+use nexus_store::StoreError;
+use nexus_wire::codes;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum IdentityError {
+    #[error("e-mail or password is wrong")]
+    InvalidCredentials,
+    #[error("too many failed logins; try again in {retry_after_secs} seconds")]
+    Throttled { retry_after_secs: u64 },
+    #[error("this account is disabled; ask an administrator")]
+    Disabled,
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("this instance is already provisioned: it has an organization")]
+    AlreadyProvisioned,
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for IdentityError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(StoreError::Database(e))
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        let msg = e.to_string();
+        match e {
+            IdentityError::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                codes::AUTH_INVALID_CREDENTIALS,
+                msg,
+            ),
+            IdentityError::Throttled { .. } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, codes::AUTH_THROTTLED, msg)
+            }
+            IdentityError::Disabled => {
+                ApiError::new(StatusCode::FORBIDDEN, codes::AUTH_DISABLED, msg)
+            }
+            IdentityError::WeakPassword(_) => ApiError::bad_request(codes::AUTH_WEAK_PASSWORD, msg),
+            IdentityError::Invalid(_) => ApiError::bad_request(codes::VALIDATION_FAILED, msg),
+            IdentityError::Conflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, codes::VALIDATION_FAILED, msg)
+            }
+            IdentityError::NotFound(_) => ApiError::not_found(msg),
+            IdentityError::AlreadyProvisioned => {
+                ApiError::new(StatusCode::CONFLICT, codes::VALIDATION_FAILED, msg)
+            }
+            IdentityError::Hash(m) => ApiError::internal(m),
+            IdentityError::Store(s) => s.into(),
+        }
+    }
+}
+
+pub type Result<T, E = IdentityError> = std::result::Result<T, E>;

@@ -1,0 +1,103 @@
+//! Identity: organizations, users, sessions and login — the root of trust every other app
+//! relies on.
+//!
+//! Layout (the same in every app crate): `model` (domain types), `store` (the storage trait,
+//! one implementation per backend, migrations beside them in `migrations/`), `service` (the
+//! logic, testable without HTTP), `routes` (thin HTTP handlers), and this file, which plugs
+//! the app into `nexusd` through [`nexus_runtime::App`].
+
+pub mod error;
+pub mod model;
+pub mod routes;
+pub mod service;
+pub mod store;
+pub mod throttle;
+
+use std::time::Duration;
+
+use axum::Router;
+use nexus_runtime::{App, AppContext, Job};
+use nexus_store::{AppMigrations, Migration};
+use nexus_wire::AppInfo;
+
+pub use error::IdentityError;
+pub use service::IdentityService;
+
+pub static MIGRATIONS: AppMigrations = AppMigrations {
+    app: "identity",
+    sqlite: &[Migration::new(
+        1,
+        "identity",
+        include_str!("../migrations/sqlite/0001_identity.sql"),
+    )],
+    postgres: &[Migration::new(
+        1,
+        "identity",
+        include_str!("../migrations/postgres/0001_identity.sql"),
+    )],
+};
+
+#[derive(Debug, Default)]
+pub struct IdentityApp;
+
+/// Builds the identity service for a running daemon (also used by `nexusd provision`).
+pub fn service(ctx: &AppContext) -> IdentityService {
+    let auth = &ctx.config.auth;
+    let throttle = throttle::Throttle::new(
+        Duration::from_secs(auth.lockout_minutes.saturating_mul(60)),
+        auth.max_failures_per_account,
+        auth.max_failures_per_address,
+    );
+    let hours = i64::try_from(auth.session_hours).unwrap_or(24);
+    IdentityService::new(
+        store::open(&ctx.db, ctx.outbox.clone()),
+        throttle,
+        service::SessionPolicy {
+            lifetime: chrono::TimeDelta::hours(hours),
+        },
+    )
+}
+
+impl App for IdentityApp {
+    fn info(&self) -> AppInfo {
+        AppInfo {
+            id: "identity".to_owned(),
+            name: "Account".to_owned(),
+            description: "Your profile, password and sessions".to_owned(),
+            path: "/account".to_owned(),
+            icon: "user".to_owned(),
+        }
+    }
+
+    fn migrations(&self) -> Option<&'static AppMigrations> {
+        Some(&MIGRATIONS)
+    }
+
+    fn routes(&self, ctx: &AppContext) -> Result<Router, String> {
+        let service = service(ctx);
+        let secure_cookie = ctx.config.server.public_url.starts_with("https://");
+        Ok(routes::router(routes::RouteState {
+            service,
+            secure_cookie,
+        }))
+    }
+
+    fn jobs(&self, ctx: &AppContext) -> Vec<Job> {
+        let service = service(ctx);
+        vec![Job::new("session-sweeper", move |cancel| async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    _ = tick.tick() => {
+                        match service.sweep_sessions().await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(count = n, "expired sessions removed"),
+                            Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+                        }
+                    }
+                }
+            }
+        })]
+    }
+}

@@ -1,0 +1,408 @@
+//! Identity's logic, independent of HTTP: provisioning, login, sessions, passwords.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use chrono::Utc;
+use nexus_store::OrgId;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::{IdentityError, Result};
+use crate::model::{NewUser, Organization, Role, Session, User};
+use crate::store::IdentityStore;
+use crate::throttle::Throttle;
+
+/// Shortest password accepted when a user chooses one.
+pub const MIN_PASSWORD_LEN: usize = 12;
+
+#[derive(Debug, Clone)]
+pub struct SessionPolicy {
+    pub lifetime: chrono::TimeDelta,
+}
+
+#[derive(Debug, Clone)]
+pub struct IdentityService {
+    store: Arc<dyn IdentityStore>,
+    throttle: Arc<Throttle>,
+    policy: SessionPolicy,
+    /// A real hash to verify against when an e-mail is unknown, so a wrong e-mail costs the
+    /// same time as a wrong password and does not reveal which accounts exist. Made on first
+    /// use, to keep start-up fast.
+    dummy_hash: Arc<tokio::sync::OnceCell<String>>,
+}
+
+/// What provisioning created; the one-time password is shown once and never stored.
+#[derive(Debug, Clone)]
+pub struct Provisioned {
+    pub org: Organization,
+    pub admin: User,
+    pub one_time_password: String,
+}
+
+/// A new login: the token goes into the cookie, only its hash into the database.
+#[derive(Debug, Clone)]
+pub struct NewLogin {
+    pub token: String,
+    pub user: User,
+    pub org: Organization,
+    pub expires_at: chrono::DateTime<Utc>,
+}
+
+impl IdentityService {
+    pub fn new(store: Arc<dyn IdentityStore>, throttle: Throttle, policy: SessionPolicy) -> Self {
+        Self {
+            store,
+            throttle: Arc::new(throttle),
+            policy,
+            dummy_hash: Arc::new(tokio::sync::OnceCell::new()),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn IdentityStore> {
+        &self.store
+    }
+
+    /// First-run setup: the first organization and its owner with a one-time password.
+    pub async fn provision(&self, org_name: &str, admin_email: &str) -> Result<Provisioned> {
+        if self.store.count_orgs().await? > 0 {
+            return Err(IdentityError::AlreadyProvisioned);
+        }
+        let email = normalize_email(admin_email)?;
+        let name = org_name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(IdentityError::Invalid(
+                "the organization name must be 1 to 200 characters".into(),
+            ));
+        }
+        let org = self.store.create_org(&slugify(name), name).await?;
+        let one_time_password = generate_one_time_password();
+        let hash = hash_password(&one_time_password).await?;
+        let admin = self
+            .store
+            .create_user(
+                org.id,
+                &NewUser {
+                    email,
+                    display_name: "Administrator".to_owned(),
+                    role: Role::Owner,
+                    password_hash: hash,
+                    must_change_password: true,
+                },
+            )
+            .await?;
+        Ok(Provisioned {
+            org,
+            admin,
+            one_time_password,
+        })
+    }
+
+    /// Checks a password login and opens a session.
+    pub async fn login(&self, email: &str, password: &str, client: &str) -> Result<NewLogin> {
+        let email = normalize_email(email).map_err(|_| IdentityError::InvalidCredentials)?;
+        if let Some(wait) = self.throttle.check(&email, client) {
+            return Err(IdentityError::Throttled {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        let candidates = self.store.find_login(&email).await?;
+        let mut matched = None;
+        if candidates.is_empty() {
+            let dummy = self
+                .dummy_hash
+                .get_or_try_init(|| hash_password("not a real password, only for timing"))
+                .await?;
+            let _ = verify_password(password, dummy).await;
+        }
+        for user in candidates {
+            if verify_password(password, &user.password_hash).await? {
+                matched = Some(user);
+                break;
+            }
+        }
+        let Some(user) = matched else {
+            self.throttle.record_failure(&email, client);
+            return Err(IdentityError::InvalidCredentials);
+        };
+        if user.disabled {
+            return Err(IdentityError::Disabled);
+        }
+        self.throttle.record_success(&email);
+        let org = self
+            .store
+            .org(user.org)
+            .await?
+            .ok_or_else(|| IdentityError::NotFound(format!("organization {}", user.org)))?;
+        let token = generate_token();
+        let now = Utc::now();
+        let session = Session {
+            token_hash: hash_token(&token),
+            org: user.org,
+            user: user.id,
+            created_at: now,
+            expires_at: now + self.policy.lifetime,
+            client: client.chars().take(200).collect(),
+        };
+        self.store.create_session(&session).await?;
+        tracing::info!(user = %user.id, org = %org.id, "login");
+        Ok(NewLogin {
+            token,
+            user,
+            org,
+            expires_at: session.expires_at,
+        })
+    }
+
+    /// The user and organization behind a session token, if it is valid and not expired.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<(Session, User, Organization)>> {
+        if token.is_empty() || token.len() > 128 {
+            return Ok(None);
+        }
+        let Some(session) = self.store.session(&hash_token(token)).await? else {
+            return Ok(None);
+        };
+        if session.expires_at < Utc::now() {
+            self.store
+                .delete_session(session.org, &session.token_hash)
+                .await?;
+            return Ok(None);
+        }
+        let Some(user) = self.store.user(session.org, session.user).await? else {
+            return Ok(None);
+        };
+        if user.disabled {
+            return Ok(None);
+        }
+        let Some(org) = self.store.org(session.org).await? else {
+            return Ok(None);
+        };
+        Ok(Some((session, user, org)))
+    }
+
+    pub async fn logout(&self, session: &Session) -> Result<()> {
+        self.store
+            .delete_session(session.org, &session.token_hash)
+            .await
+    }
+
+    /// Changes a user's password after checking the current one; ends their other sessions.
+    pub async fn change_password(
+        &self,
+        session: &Session,
+        user: &User,
+        current: &str,
+        new: &str,
+    ) -> Result<()> {
+        if !verify_password(current, &user.password_hash).await? {
+            return Err(IdentityError::InvalidCredentials);
+        }
+        check_strength(new, &user.email)?;
+        if new == current {
+            return Err(IdentityError::WeakPassword(
+                "choose a password different from the current one".into(),
+            ));
+        }
+        let hash = hash_password(new).await?;
+        self.store
+            .set_password(user.org, user.id, &hash, false)
+            .await?;
+        self.store
+            .delete_user_sessions(user.org, user.id, Some(&session.token_hash))
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a new one-time password for a user (operator reset); returns it.
+    pub async fn reset_password(&self, org: OrgId, email: &str) -> Result<String> {
+        let email = normalize_email(email)?;
+        let user = self
+            .store
+            .user_by_email(org, &email)
+            .await?
+            .ok_or_else(|| IdentityError::NotFound(format!("user {email}")))?;
+        let otp = generate_one_time_password();
+        let hash = hash_password(&otp).await?;
+        self.store.set_password(org, user.id, &hash, true).await?;
+        self.store.delete_user_sessions(org, user.id, None).await?;
+        Ok(otp)
+    }
+
+    pub async fn sweep_sessions(&self) -> Result<u64> {
+        self.store.delete_expired_sessions(Utc::now()).await
+    }
+
+    pub fn session_lifetime(&self) -> Duration {
+        self.policy
+            .lifetime
+            .to_std()
+            .unwrap_or(Duration::from_secs(3600))
+    }
+}
+
+pub fn normalize_email(email: &str) -> Result<String> {
+    let e = email.trim().to_lowercase();
+    let valid = e.len() <= 254
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(e)
+    } else {
+        Err(IdentityError::Invalid(format!(
+            "`{}` is not an e-mail address",
+            email.trim()
+        )))
+    }
+}
+
+pub fn check_strength(password: &str, email: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(IdentityError::WeakPassword(format!(
+            "use at least {MIN_PASSWORD_LEN} characters; a few unrelated words work well"
+        )));
+    }
+    if password.len() > 1024 {
+        return Err(IdentityError::WeakPassword("use at most 1024 bytes".into()));
+    }
+    let local = email.split('@').next().unwrap_or_default();
+    if !local.is_empty() && password.to_lowercase().contains(&local.to_lowercase()) {
+        return Err(IdentityError::WeakPassword(
+            "do not use your e-mail name in the password".into(),
+        ));
+    }
+    if password
+        .chars()
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+        < 5
+    {
+        return Err(IdentityError::WeakPassword(
+            "use more different characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn hash_password_sync(password: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| IdentityError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| IdentityError::Hash(e.to_string()))
+}
+
+/// argon2id with the crate's defaults (19 MiB, 2 passes), off the async threads.
+pub async fn hash_password(password: &str) -> Result<String> {
+    let p = password.to_owned();
+    tokio::task::spawn_blocking(move || hash_password_sync(&p))
+        .await
+        .map_err(|e| IdentityError::Hash(e.to_string()))?
+}
+
+pub async fn verify_password(password: &str, hash: &str) -> Result<bool> {
+    let p = password.to_owned();
+    let h = hash.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&h).map_err(|e| IdentityError::Hash(e.to_string()))?;
+        Ok(Argon2::default()
+            .verify_password(p.as_bytes(), &parsed)
+            .is_ok())
+    })
+    .await
+    .map_err(|e| IdentityError::Hash(e.to_string()))?
+}
+
+fn generate_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Four groups of five characters from an alphabet without look-alikes (~98 bits).
+fn generate_one_time_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    let groups: Vec<String> = (0..4)
+        .map(|_| {
+            (0..5)
+                .map(|_| {
+                    let i = (rng.next_u32() as usize) % ALPHABET.len();
+                    char::from(ALPHABET[i])
+                })
+                .collect()
+        })
+        .collect();
+    groups.join("-")
+}
+
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-').to_owned();
+    if slug.is_empty() {
+        "org".to_owned()
+    } else {
+        slug
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized_and_checked() {
+        assert_eq!(
+            normalize_email("  Admin@Example.COM ").ok().as_deref(),
+            Some("admin@example.com")
+        );
+        assert!(normalize_email("nobody").is_err());
+        assert!(normalize_email("a@").is_err());
+        assert!(normalize_email("a b@x.y").is_err());
+    }
+
+    #[test]
+    fn strength_rules() {
+        assert!(check_strength("short", "a@x").is_err());
+        assert!(check_strength("aaaaaaaaaaaaaaaa", "a@x").is_err());
+        assert!(check_strength("alice-in-wonderland-1", "alice@x").is_err());
+        assert!(check_strength("correct horse battery", "admin@x").is_ok());
+    }
+
+    #[test]
+    fn one_time_passwords_look_right() {
+        let p = generate_one_time_password();
+        assert_eq!(p.len(), 23);
+        assert_eq!(p.split('-').count(), 4);
+        assert_ne!(p, generate_one_time_password());
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("My Company, Inc."), "my-company-inc");
+        assert_eq!(slugify("!!!"), "org");
+    }
+}

@@ -1,0 +1,147 @@
+//! Identity's storage interface and its two backends.
+//!
+//! Every method on tenant data takes the [`OrgId`] first and filters on it. The only
+//! cross-tenant lookups are the ones that happen before a tenant is known (a login by
+//! e-mail, a session token) and the platform-level organization list.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use nexus_store::{Db, OrgId};
+
+use crate::error::Result;
+use crate::model::{NewUser, Organization, Role, Session, User, UserId};
+
+#[async_trait]
+pub trait IdentityStore: Send + Sync + std::fmt::Debug {
+    /// Creates an organization (a new tenant).
+    async fn create_org(&self, slug: &str, name: &str) -> Result<Organization>;
+    async fn org(&self, org: OrgId) -> Result<Option<Organization>>;
+    /// All organizations: for platform administration only.
+    async fn list_orgs(&self) -> Result<Vec<Organization>>;
+    async fn count_orgs(&self) -> Result<i64>;
+
+    /// Creates a user and writes an `identity.user.created` event in the same transaction.
+    async fn create_user(&self, org: OrgId, user: &NewUser) -> Result<User>;
+    async fn user(&self, org: OrgId, id: UserId) -> Result<Option<User>>;
+    async fn user_by_email(&self, org: OrgId, email: &str) -> Result<Option<User>>;
+    async fn list_users(&self, org: OrgId) -> Result<Vec<User>>;
+    /// Users with this e-mail in any organization: a login happens before the tenant is known.
+    async fn find_login(&self, email: &str) -> Result<Vec<User>>;
+    /// Replaces the password hash and writes an `identity.password.changed` event.
+    async fn set_password(
+        &self,
+        org: OrgId,
+        id: UserId,
+        hash: &str,
+        must_change: bool,
+    ) -> Result<()>;
+
+    async fn create_session(&self, session: &Session) -> Result<()>;
+    /// Looks a session up by its token hash (the token identifies the tenant).
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>>;
+    async fn delete_session(&self, org: OrgId, token_hash: &str) -> Result<()>;
+    /// Ends every session of a user except `keep`; returns how many ended.
+    async fn delete_user_sessions(
+        &self,
+        org: OrgId,
+        user: UserId,
+        keep: Option<&str>,
+    ) -> Result<u64>;
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
+}
+
+/// The identity store for whichever backend `db` is.
+pub fn open(db: &Db, outbox: nexus_store::Outbox) -> std::sync::Arc<dyn IdentityStore> {
+    match db {
+        Db::Sqlite(pool) => std::sync::Arc::new(sqlite::SqliteStore::new(pool.clone(), outbox)),
+        Db::Postgres(pool) => std::sync::Arc::new(postgres::PgStore::new(pool.clone(), outbox)),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct OrgRow {
+    id: OrgId,
+    slug: String,
+    name: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<OrgRow> for Organization {
+    fn from(r: OrgRow) -> Self {
+        Self {
+            id: r.id,
+            slug: r.slug,
+            name: r.name,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: UserId,
+    org_id: OrgId,
+    email: String,
+    display_name: String,
+    role: String,
+    password_hash: String,
+    must_change_password: bool,
+    disabled: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = crate::error::IdentityError;
+    fn try_from(r: UserRow) -> Result<Self> {
+        let role = Role::parse(&r.role).ok_or_else(|| {
+            nexus_store::StoreError::Corrupt(format!("user {} has unknown role `{}`", r.id, r.role))
+        })?;
+        Ok(Self {
+            id: r.id,
+            org: r.org_id,
+            email: r.email,
+            display_name: r.display_name,
+            role,
+            password_hash: r.password_hash,
+            must_change_password: r.must_change_password,
+            disabled: r.disabled,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    token_hash: String,
+    org_id: OrgId,
+    user_id: UserId,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    client: String,
+}
+
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Self {
+        Self {
+            token_hash: r.token_hash,
+            org: r.org_id,
+            user: r.user_id,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            client: r.client,
+        }
+    }
+}
+
+fn conflict_or(e: sqlx::Error, what: &str) -> crate::error::IdentityError {
+    match e.as_database_error() {
+        Some(db) if db.is_unique_violation() => {
+            crate::error::IdentityError::Conflict(what.to_owned())
+        }
+        _ => e.into(),
+    }
+}

@@ -1,0 +1,3 @@
+//! Identity on PostgreSQL.
+
+super::sql::sql_store!(PgStore, sqlx::PgPool, nexus_store::outbox::postgres::append);

@@ -1,0 +1,263 @@
+//! The SQL both backends share.
+//!
+//! SQLite and PostgreSQL accept the same `$n` placeholders and, for identity's tables, the
+//! same statements; the column types differ and live in each backend's migrations. So the
+//! implementation is written once here and stamped out per backend by `sql_store!`, which
+//! keeps `sqlite.rs` and `postgres.rs` side by side and lets either one override a query
+//! when the dialects diverge.
+
+macro_rules! sql_store {
+    ($name:ident, $pool:ty, $append:path) => {
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            pool: $pool,
+            outbox: nexus_store::Outbox,
+        }
+
+        impl $name {
+            pub fn new(pool: $pool, outbox: nexus_store::Outbox) -> Self {
+                Self { pool, outbox }
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::store::IdentityStore for $name {
+            async fn create_org(&self, slug: &str, name: &str) -> crate::error::Result<crate::model::Organization> {
+                let org = crate::model::Organization {
+                    id: nexus_store::OrgId::generate(),
+                    slug: slug.to_owned(),
+                    name: name.to_owned(),
+                    created_at: chrono::Utc::now(),
+                };
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("INSERT INTO organizations (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(org.id)
+                    .bind(&org.slug)
+                    .bind(&org.name)
+                    .bind(org.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| crate::store::conflict_or(e, &format!("organization `{slug}`")))?;
+                let event = nexus_store::NewEvent::new(
+                    org.id,
+                    "identity",
+                    "identity.org.created",
+                    serde_json::json!({ "org_id": org.id, "slug": org.slug }),
+                );
+                $append(&mut *tx, &event).await?;
+                tx.commit().await?;
+                self.outbox.wake();
+                Ok(org)
+            }
+
+            async fn org(&self, org: nexus_store::OrgId) -> crate::error::Result<Option<crate::model::Organization>> {
+                let row: Option<crate::store::OrgRow> =
+                    sqlx::query_as("SELECT id, slug, name, created_at FROM organizations WHERE id = $1")
+                        .bind(org)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn list_orgs(&self) -> crate::error::Result<Vec<crate::model::Organization>> {
+                let rows: Vec<crate::store::OrgRow> =
+                    sqlx::query_as("SELECT id, slug, name, created_at FROM organizations ORDER BY slug")
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn count_orgs(&self) -> crate::error::Result<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM organizations").fetch_one(&self.pool).await?)
+            }
+
+            async fn create_user(
+                &self,
+                org: nexus_store::OrgId,
+                u: &crate::model::NewUser,
+            ) -> crate::error::Result<crate::model::User> {
+                let user = crate::model::User {
+                    id: crate::model::UserId::generate(),
+                    org,
+                    email: u.email.clone(),
+                    display_name: u.display_name.clone(),
+                    role: u.role,
+                    password_hash: u.password_hash.clone(),
+                    must_change_password: u.must_change_password,
+                    disabled: false,
+                    created_at: chrono::Utc::now(),
+                };
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO users (id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(user.id)
+                .bind(org)
+                .bind(&user.email)
+                .bind(&user.display_name)
+                .bind(user.role.as_str())
+                .bind(&user.password_hash)
+                .bind(user.must_change_password)
+                .bind(user.disabled)
+                .bind(user.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| crate::store::conflict_or(e, &format!("user `{}`", u.email)))?;
+                let event = nexus_store::NewEvent::new(
+                    org,
+                    "identity",
+                    "identity.user.created",
+                    serde_json::json!({ "user_id": user.id, "email": user.email, "role": user.role }),
+                );
+                $append(&mut *tx, &event).await?;
+                tx.commit().await?;
+                self.outbox.wake();
+                Ok(user)
+            }
+
+            async fn user(
+                &self,
+                org: nexus_store::OrgId,
+                id: crate::model::UserId,
+            ) -> crate::error::Result<Option<crate::model::User>> {
+                let row: Option<crate::store::UserRow> = sqlx::query_as(concat!(
+                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at ",
+                    "FROM users WHERE org_id = $1 AND id = $2"
+                ))
+                .bind(org)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn user_by_email(
+                &self,
+                org: nexus_store::OrgId,
+                email: &str,
+            ) -> crate::error::Result<Option<crate::model::User>> {
+                let row: Option<crate::store::UserRow> = sqlx::query_as(concat!(
+                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at ",
+                    "FROM users WHERE org_id = $1 AND email = $2"
+                ))
+                .bind(org)
+                .bind(email)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn list_users(&self, org: nexus_store::OrgId) -> crate::error::Result<Vec<crate::model::User>> {
+                let rows: Vec<crate::store::UserRow> = sqlx::query_as(concat!(
+                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at ",
+                    "FROM users WHERE org_id = $1 ORDER BY email"
+                ))
+                .bind(org)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn find_login(&self, email: &str) -> crate::error::Result<Vec<crate::model::User>> {
+                let rows: Vec<crate::store::UserRow> = sqlx::query_as(concat!(
+                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at ",
+                    "FROM users WHERE email = $1 ORDER BY created_at"
+                ))
+                .bind(email)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn set_password(
+                &self,
+                org: nexus_store::OrgId,
+                id: crate::model::UserId,
+                hash: &str,
+                must_change: bool,
+            ) -> crate::error::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let r = sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE org_id = $3 AND id = $4")
+                    .bind(hash)
+                    .bind(must_change)
+                    .bind(org)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                if r.rows_affected() == 0 {
+                    return Err(crate::error::IdentityError::NotFound(format!("user {id}")));
+                }
+                let event = nexus_store::NewEvent::new(
+                    org,
+                    "identity",
+                    "identity.password.changed",
+                    serde_json::json!({ "user_id": id }),
+                );
+                $append(&mut *tx, &event).await?;
+                tx.commit().await?;
+                self.outbox.wake();
+                Ok(())
+            }
+
+            async fn create_session(&self, s: &crate::model::Session) -> crate::error::Result<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, org_id, user_id, created_at, expires_at, client) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&s.token_hash)
+                .bind(s.org)
+                .bind(s.user)
+                .bind(s.created_at)
+                .bind(s.expires_at)
+                .bind(&s.client)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn session(&self, token_hash: &str) -> crate::error::Result<Option<crate::model::Session>> {
+                let row: Option<crate::store::SessionRow> = sqlx::query_as(
+                    "SELECT token_hash, org_id, user_id, created_at, expires_at, client FROM sessions WHERE token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn delete_session(&self, org: nexus_store::OrgId, token_hash: &str) -> crate::error::Result<()> {
+                sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND token_hash = $2")
+                    .bind(org)
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_user_sessions(
+                &self,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+                keep: Option<&str>,
+            ) -> crate::error::Result<u64> {
+                let r = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2 AND token_hash <> $3")
+                    .bind(org)
+                    .bind(user)
+                    .bind(keep.unwrap_or(""))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn delete_expired_sessions(&self, now: chrono::DateTime<chrono::Utc>) -> crate::error::Result<u64> {
+                let r = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected())
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;

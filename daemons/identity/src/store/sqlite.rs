@@ -1,0 +1,7 @@
+//! Identity on SQLite.
+
+super::sql::sql_store!(
+    SqliteStore,
+    sqlx::SqlitePool,
+    nexus_store::outbox::sqlite::append
+);

@@ -1,0 +1,98 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The NEXUS daemon: serves the NEXUS apps (Hub, identity, …) over HTTP and their protocols.
+///
+/// Configuration is read in layers: built-in defaults, then the config file, then NEXUS_*
+/// environment variables, then the flags below. `nexusd configtest --keys` lists every key.
+#[derive(Debug, Parser)]
+#[command(name = "nexusd", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon until SIGTERM or SIGINT, then drain in-flight requests and stop.
+    Serve(ServeArgs),
+    /// Bring the database schema up to date and exit.
+    Migrate(ConfigArgs),
+    /// Check the configuration and report every problem at once.
+    Configtest(ConfigtestArgs),
+    /// Create the first organization and its administrator; print the one-time password.
+    Provision(ProvisionArgs),
+    /// Print the version.
+    Version {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArgs {
+    /// Config file [default: STATE_DIR/config.toml if present, else /etc/nexus/config.toml if present].
+    #[arg(long, short = 'c', env = "NEXUS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// State directory (databases, blobs, secrets, sockets). Key: state_dir.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Database URL: sqlite://nexus.db or postgres://user@host/db. Key: database.url.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Log filter: error, warn, info, debug, trace. Key: log.level.
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// Set any key, e.g. --set server.request_timeout_secs=60 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Public address, HOST:PORT. Key: server.listen.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// Apps to run, comma-separated, or "all". Key: server.apps.
+    #[arg(long, value_name = "APPS")]
+    pub apps: Option<String>,
+    /// This daemon's name in logs and status. Key: server.name.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Admin socket path. Key: admin.socket.
+    #[arg(long, value_name = "PATH")]
+    pub admin_socket: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ConfigtestArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// List every key with its environment variable and default, and exit.
+    #[arg(long)]
+    pub keys: bool,
+    /// Print the effective configuration as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ProvisionArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Name of the first organization.
+    #[arg(long, default_value = "My Organization")]
+    pub org_name: String,
+    /// E-mail address of the administrator.
+    #[arg(long, default_value = "admin@nexus.local")]
+    pub admin_email: String,
+    /// Print JSON (for nexusctl).
+    #[arg(long)]
+    pub json: bool,
+}

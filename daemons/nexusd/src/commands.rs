@@ -1,0 +1,253 @@
+//! What each subcommand does.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use nexus_runtime::config::{self, Config, Sources};
+use nexus_runtime::{ServeError, telemetry};
+use tokio_util::sync::CancellationToken;
+
+use crate::apps;
+use crate::cli::{Cli, Command, ConfigArgs, ConfigtestArgs, ProvisionArgs, ServeArgs};
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Version { json } => {
+            if json {
+                println!(
+                    r#"{{"name":"nexusd","version":"{}"}}"#,
+                    env!("CARGO_PKG_VERSION")
+                );
+            } else {
+                println!("nexusd {}", env!("CARGO_PKG_VERSION"));
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Configtest(args) => configtest(&args),
+        Command::Serve(args) => with_config(&args.config, Some(&args), |cfg| block_on(serve(cfg))),
+        Command::Migrate(args) => with_config(&args, None, |cfg| block_on(migrate(cfg))),
+        Command::Provision(args) => {
+            with_config(&args.config, None, |cfg| block_on(provision(cfg, &args)))
+        }
+    }
+}
+
+/// Loads the config (printing every problem and exiting 2 if there are any), sets up
+/// logging, and runs `f`.
+fn with_config(
+    args: &ConfigArgs,
+    serve: Option<&ServeArgs>,
+    f: impl FnOnce(Config) -> Result<(), Failure>,
+) -> ExitCode {
+    let cfg = match load(args, serve) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("nexusd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_logging(&cfg.log);
+    match f(cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure { code, message }) => {
+            tracing::error!("{message}");
+            eprintln!("nexusd: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+pub struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<ServeError> for Failure {
+    fn from(e: ServeError) -> Self {
+        Self {
+            code: u8::try_from(e.exit_code()).unwrap_or(1),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn block_on<F: std::future::Future<Output = Result<(), Failure>>>(f: F) -> Result<(), Failure> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("nexusd")
+        .build()
+        .map_err(|e| Failure {
+            code: 1,
+            message: format!("cannot start the async runtime: {e}"),
+        })?;
+    rt.block_on(f)
+}
+
+fn sources(args: &ConfigArgs, serve: Option<&ServeArgs>) -> Result<Sources, config::ConfigErrors> {
+    let file = args
+        .config
+        .clone()
+        .or_else(|| default_config_file(args.state_dir.as_deref()));
+    let mut s = Sources::from_process(file);
+    if let Some(d) = &args.state_dir {
+        s = s.flag("state_dir", d.display().to_string(), "--state-dir");
+    }
+    if let Some(v) = &args.database_url {
+        s = s.flag("database.url", v, "--database-url");
+    }
+    if let Some(v) = &args.log_level {
+        s = s.flag("log.level", v, "--log-level");
+    }
+    if let Some(sv) = serve {
+        if let Some(v) = &sv.listen {
+            s = s.flag("server.listen", v, "--listen");
+        }
+        if let Some(v) = &sv.apps {
+            s = s.flag("server.apps", v, "--apps");
+        }
+        if let Some(v) = &sv.name {
+            s = s.flag("server.name", v, "--name");
+        }
+        if let Some(v) = &sv.admin_socket {
+            s = s.flag("admin.socket", v.display().to_string(), "--admin-socket");
+        }
+    }
+    let mut bad = Vec::new();
+    for kv in &args.set {
+        match kv.split_once('=') {
+            Some((k, v)) => s = s.flag(k.trim(), v, &format!("--set {k}")),
+            None => bad.push(config::ConfigIssue {
+                key: kv.clone(),
+                origin: config::Origin::Flag("--set".into()),
+                problem: "missing `=`".into(),
+                fix: "write --set key=value".into(),
+            }),
+        }
+    }
+    if bad.is_empty() {
+        Ok(s)
+    } else {
+        Err(config::ConfigErrors(bad))
+    }
+}
+
+fn load(args: &ConfigArgs, serve: Option<&ServeArgs>) -> Result<Config, config::ConfigErrors> {
+    config::load(&sources(args, serve)?)
+}
+
+fn default_config_file(state_dir: Option<&Path>) -> Option<PathBuf> {
+    let candidates = [
+        state_dir.map(|d| d.join("config.toml")),
+        Some(PathBuf::from("/etc/nexus/config.toml")),
+    ];
+    candidates.into_iter().flatten().find(|p| p.is_file())
+}
+
+fn configtest(args: &ConfigtestArgs) -> ExitCode {
+    if args.keys {
+        println!("{:<40} {:<44} DEFAULT", "KEY", "ENVIRONMENT");
+        for (key, env, default) in config::describe_keys() {
+            println!("{key:<40} {env:<44} {default}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    match load(&args.serve.config, Some(&args.serve)) {
+        Err(e) => {
+            eprint!("nexusd: {e}");
+            ExitCode::from(2)
+        }
+        Ok(cfg) => {
+            if let Err(msg) = nexus_runtime::app::select(apps::all(), &cfg.server.apps) {
+                eprintln!("nexusd: the configuration has 1 problem:\n  - server.apps: {msg}");
+                return ExitCode::from(2);
+            }
+            if args.json {
+                match serde_json::to_string_pretty(&cfg) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("nexusd: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                println!(
+                    "configuration OK: daemon `{}` serving {} on {}, state in {}",
+                    cfg.server.name,
+                    cfg.server.apps.join(","),
+                    cfg.server.listen,
+                    cfg.state_dir.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+async fn serve(cfg: Config) -> Result<(), Failure> {
+    let shutdown = CancellationToken::new();
+    nexus_runtime::lifecycle::cancel_on_signals(shutdown.clone()).map_err(|e| Failure {
+        code: 1,
+        message: format!("cannot install signal handlers: {e}"),
+    })?;
+    let running = nexus_runtime::start(cfg, apps::all(), shutdown).await?;
+    running.wait().await?;
+    Ok(())
+}
+
+async fn migrate(cfg: Config) -> Result<(), Failure> {
+    nexus_runtime::server::prepare_state_dir(&cfg)?;
+    let apps = nexus_runtime::app::select(apps::all(), &cfg.server.apps).map_err(|m| Failure {
+        code: 2,
+        message: m,
+    })?;
+    let db = nexus_runtime::server::connect_and_migrate(&cfg, &apps).await?;
+    db.close().await;
+    println!("database is up to date");
+    Ok(())
+}
+
+async fn provision(cfg: Config, args: &ProvisionArgs) -> Result<(), Failure> {
+    nexus_runtime::server::prepare_state_dir(&cfg)?;
+    let db = nexus_runtime::server::connect_and_migrate(&cfg, &apps::all()).await?;
+    let blobs =
+        nexus_store::BlobStore::open(&cfg.blobs.url, &cfg.state_dir).map_err(ServeError::from)?;
+    let outbox = nexus_store::Outbox::new(db.clone(), nexus_store::EventBus::default());
+    let ctx = nexus_runtime::AppContext {
+        config: std::sync::Arc::new(cfg.clone()),
+        db: db.clone(),
+        blobs,
+        outbox,
+        apps: std::sync::Arc::new(Vec::new()),
+        secrets_dir: cfg.state_dir.join("secrets"),
+        shutdown: CancellationToken::new(),
+    };
+    let fail = |e: nexus_identity::IdentityError| Failure {
+        code: match e {
+            nexus_identity::IdentityError::AlreadyProvisioned
+            | nexus_identity::IdentityError::Invalid(_) => 2,
+            _ => 1,
+        },
+        message: e.to_string(),
+    };
+    let service = nexus_identity::service(&ctx);
+    let p = service
+        .provision(&args.org_name, &args.admin_email)
+        .await
+        .map_err(fail)?;
+    db.close().await;
+    if args.json {
+        let out = serde_json::json!({
+            "org": { "id": p.org.id.to_string(), "slug": p.org.slug, "name": p.org.name },
+            "admin": { "id": p.admin.id.to_string(), "email": p.admin.email },
+            "one_time_password": p.one_time_password,
+        });
+        println!("{out}");
+    } else {
+        println!("Organization: {} ({})", p.org.name, p.org.slug);
+        println!(
+            "Log in as {} with the one-time password: {}",
+            p.admin.email, p.one_time_password
+        );
+    }
+    Ok(())
+}

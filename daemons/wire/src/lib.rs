@@ -1,0 +1,218 @@
+//! Wire types shared by the NEXUS daemons, `nexusctl` and the dashboard.
+//!
+//! Everything here is serialized as JSON on a public or admin interface, so field names and
+//! error codes are a contract: add fields, never rename or remove them.
+
+use serde::{Deserialize, Serialize};
+
+/// Stable, machine-readable error codes. Clients match on these, never on messages.
+pub mod codes {
+    pub const NOT_FOUND: &str = "not_found";
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    pub const VALIDATION_FAILED: &str = "validation.failed";
+    pub const BAD_JSON: &str = "request.bad_json";
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "request.unsupported_media_type";
+    pub const CSRF_REJECTED: &str = "request.cross_site";
+    pub const PAYLOAD_TOO_LARGE: &str = "request.too_large";
+    pub const TIMEOUT: &str = "request.timeout";
+    pub const AUTH_REQUIRED: &str = "auth.required";
+    pub const AUTH_INVALID_CREDENTIALS: &str = "auth.invalid_credentials";
+    pub const AUTH_THROTTLED: &str = "auth.throttled";
+    pub const AUTH_WEAK_PASSWORD: &str = "auth.weak_password";
+    pub const AUTH_DISABLED: &str = "auth.account_disabled";
+    pub const UNAVAILABLE: &str = "service.unavailable";
+    pub const INTERNAL: &str = "internal";
+}
+
+/// The body of every error response: `{"error":{"code":"…","message":"…"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// What an installed app shows in the launcher.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppInfo {
+    /// Stable identifier, also the crate's name in `server.apps` (`hub`, `identity`, …).
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// Where the app lives in the web shell.
+    pub path: String,
+    /// An icon name from the design system.
+    pub icon: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductInfo {
+    pub name: String,
+    pub version: String,
+}
+
+/// `GET /api/apps`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppsResponse {
+    pub product: ProductInfo,
+    pub apps: Vec<AppInfo>,
+}
+
+/// Health of one app inside a daemon, as reported on the admin interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppHealth {
+    pub id: String,
+    pub healthy: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// `GET /status` on a daemon's admin socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DaemonReport {
+    pub daemon: String,
+    pub version: String,
+    pub pid: u32,
+    /// Seconds since the Unix epoch.
+    pub started_at: u64,
+    pub uptime_secs: f64,
+    pub ready: bool,
+    pub healthy: bool,
+    pub public_url: String,
+    pub listen: String,
+    pub apps: Vec<AppHealth>,
+    pub rss_bytes: Option<u64>,
+}
+
+/// The life-cycle state of a supervised daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DaemonState {
+    Starting,
+    Running,
+    Restarting,
+    Stopping,
+    Stopped,
+    Failed,
+}
+
+impl std::fmt::Display for DaemonState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Starting => "starting",
+            Self::Running => "running",
+            Self::Restarting => "restarting",
+            Self::Stopping => "stopping",
+            Self::Stopped => "stopped",
+            Self::Failed => "failed",
+        })
+    }
+}
+
+/// One daemon in `nexusctl status --json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    pub name: String,
+    pub state: DaemonState,
+    pub pid: Option<u32>,
+    pub ready: bool,
+    pub healthy: bool,
+    pub version: Option<String>,
+    pub uptime_secs: Option<f64>,
+    pub restarts: u32,
+    pub apps: Vec<AppHealth>,
+    pub rss_bytes: Option<u64>,
+    /// Why the daemon is not healthy, in words an operator can act on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// `nexusctl status --json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub state_dir: String,
+    pub url: Option<String>,
+    pub healthy: bool,
+    pub supervisor_pid: Option<u32>,
+    pub daemons: Vec<DaemonStatus>,
+}
+
+/// An organization as the web shell sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgView {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+}
+
+/// A user as the web shell sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub org: OrgView,
+}
+
+/// `GET /api/session` and `POST /api/session`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionResponse {
+    pub user: UserView,
+    pub must_change_password: bool,
+}
+
+/// `POST /api/session`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// `POST /api/session/password`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_shape_is_stable() -> Result<(), serde_json::Error> {
+        let body = ErrorBody::new(codes::NOT_FOUND, "no such thing");
+        assert_eq!(
+            serde_json::to_string(&body)?,
+            r#"{"error":{"code":"not_found","message":"no such thing"}}"#
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn daemon_state_is_snake_case() -> Result<(), serde_json::Error> {
+        assert_eq!(
+            serde_json::to_string(&DaemonState::Running)?,
+            r#""running""#
+        );
+        let parsed: DaemonState = serde_json::from_str(r#""stopped""#)?;
+        assert_eq!(parsed, DaemonState::Stopped);
+        Ok(())
+    }
+}

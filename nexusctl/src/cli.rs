@@ -1,0 +1,160 @@
+//! Command-line interface.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::{daemons, provision, state::StateDir, status, supervisor};
+
+/// Operate NEXUS: provision an instance, run it, and see how it is doing.
+///
+/// Without flags everything uses the default state directory
+/// (~/.local/share/nexus, or $NEXUS_STATE_DIR) and port 8080.
+#[derive(Debug, Parser)]
+#[command(name = "nexusctl", version, propagate_version = true)]
+pub struct Cli {
+    /// The instance's state directory (config, databases, blobs, secrets, sockets).
+    #[arg(long, global = true, env = "NEXUS_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Provision a new instance: config, secrets, databases and an administrator whose
+    /// one-time password is printed. Nothing is left behind if any step fails.
+    Init(InitArgs),
+    /// Run the whole platform in the foreground (provisioning it first if needed) until
+    /// Ctrl-C or SIGTERM. Prints the URL to open.
+    Up(UpArgs),
+    /// Show each daemon and app: state, health, version, uptime, memory.
+    Status {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop an instance started with `nexusctl up` (sends it SIGTERM and waits).
+    Stop,
+    /// Check the instance's configuration and report every problem at once.
+    Configtest,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct InitArgs {
+    /// Public address to serve on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub listen: SocketAddr,
+    /// Use PostgreSQL instead of the embedded SQLite: postgres://user:password@host/db.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Name of the first organization.
+    #[arg(long, default_value = "My Organization")]
+    pub org_name: String,
+    /// E-mail address of the administrator.
+    #[arg(long, default_value = "admin@nexus.local")]
+    pub admin_email: String,
+    /// The nexusd binary [default: next to nexusctl, then $PATH].
+    #[arg(long, env = "NEXUSD", value_name = "PATH")]
+    pub nexusd: Option<PathBuf>,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct UpArgs {
+    /// Public address to serve on [default: the instance's configured address, 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// The nexusd binary [default: next to nexusctl, then $PATH].
+    #[arg(long, env = "NEXUSD", value_name = "PATH")]
+    pub nexusd: Option<PathBuf>,
+}
+
+/// An error that carries the process exit code.
+#[derive(Debug)]
+pub struct Exit(pub u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// Fails with `message` and exit code `code`.
+pub fn fail<T>(code: u8, message: impl std::fmt::Display) -> Result<T> {
+    Err(anyhow::Error::new(Exit(code)).context(message.to_string()))
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let dir = StateDir::new(cli.state_dir)?;
+    match cli.command {
+        Command::Init(args) => {
+            let nexusd = daemons::find_nexusd(args.nexusd.as_deref())?;
+            if dir.is_provisioned() {
+                return fail(
+                    2,
+                    format!(
+                        "{} is already provisioned; nothing was changed (use `nexusctl up` to run it)",
+                        dir.root.display()
+                    ),
+                );
+            }
+            let p = provision::init(&dir, &nexusd, &args)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&p)?);
+            } else {
+                provision::print_credentials(&p);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Up(args) => {
+            let nexusd = daemons::find_nexusd(args.nexusd.as_deref())?;
+            let mut first_run = None;
+            if !dir.is_provisioned() {
+                let init = InitArgs {
+                    listen: args.listen.unwrap_or_else(default_listen),
+                    database_url: None,
+                    org_name: "My Organization".to_owned(),
+                    admin_email: "admin@nexus.local".to_owned(),
+                    nexusd: None,
+                    json: false,
+                };
+                first_run = Some(provision::init(&dir, &nexusd, &init)?);
+            }
+            supervisor::up(&dir, &nexusd, args.listen, first_run.as_ref())
+        }
+        Command::Status { json } => status::run(&dir, json),
+        Command::Stop => supervisor::stop(&dir),
+        Command::Configtest => {
+            if !dir.is_provisioned() {
+                return fail(
+                    2,
+                    format!(
+                        "{} has no config.toml: run `nexusctl init` first",
+                        dir.root.display()
+                    ),
+                );
+            }
+            let nexusd = daemons::find_nexusd(None)?;
+            let status = std::process::Command::new(nexusd)
+                .arg("configtest")
+                .arg("--state-dir")
+                .arg(&dir.root)
+                .status()?;
+            Ok(ExitCode::from(
+                u8::try_from(status.code().unwrap_or(1)).unwrap_or(1),
+            ))
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}

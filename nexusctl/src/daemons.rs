@@ -1,0 +1,61 @@
+//! Which daemons make up an instance, and where the `nexusd` binary is.
+//!
+//! The appliance runs the same split as systemd units (`nexus-web.service`, …); here
+//! nexusctl's own supervisor runs them. Today every app lives in the web daemon; the mail,
+//! meet and worker daemons join as those apps arrive.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::cli::fail;
+
+#[derive(Debug, Clone, Copy)]
+pub struct DaemonSpec {
+    pub name: &'static str,
+    /// The `--apps` value.
+    pub apps: &'static str,
+    /// Whether this daemon serves the public HTTP port.
+    pub public: bool,
+}
+
+pub const DAEMONS: &[DaemonSpec] = &[DaemonSpec {
+    name: "web",
+    apps: "all",
+    public: true,
+}];
+
+/// `explicit`, else `nexusd` next to this executable, else on `$PATH`.
+pub fn find_nexusd(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        if p.is_file() {
+            return Ok(p.to_path_buf());
+        }
+        return fail(
+            2,
+            format!(
+                "nexusd not found at {} (from --nexusd or $NEXUSD)",
+                p.display()
+            ),
+        );
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(sibling) = exe.parent().map(|d| d.join("nexusd")) {
+            if sibling.is_file() {
+                return Ok(sibling);
+            }
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join("nexusd");
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    fail(
+        2,
+        "cannot find the nexusd binary next to nexusctl or on $PATH: build it with `cargo build -p nexusd`, or pass --nexusd PATH",
+    )
+}

@@ -1,0 +1,116 @@
+//! The layout of an instance's state directory.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    pub root: PathBuf,
+}
+
+/// What a running `nexusctl up` records in `run/supervisor.json` for `status` and `stop`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SupervisorRecord {
+    pub pid: u32,
+    pub started_at: u64,
+    pub url: String,
+    /// Set when the supervisor stopped cleanly.
+    pub stopped: bool,
+    pub daemons: Vec<DaemonRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DaemonRecord {
+    pub name: String,
+    pub pid: Option<u32>,
+    pub admin_socket: PathBuf,
+    pub restarts: u32,
+    pub state: nexus_wire::DaemonState,
+}
+
+impl StateDir {
+    /// The given directory, or the default one under the user's data directory.
+    pub fn new(dir: Option<PathBuf>) -> Result<Self> {
+        let root = match dir {
+            Some(d) => d,
+            None => dirs::data_dir()
+                .map(|d| d.join("nexus"))
+                .context("cannot find your data directory (is $HOME set?): pass --state-dir")?,
+        };
+        let root = if root.is_absolute() {
+            root
+        } else {
+            std::env::current_dir()
+                .context("cannot read the current directory: pass an absolute --state-dir")?
+                .join(root)
+        };
+        Ok(Self { root })
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+
+    pub fn is_provisioned(&self) -> bool {
+        self.config().is_file()
+    }
+
+    pub fn run_dir(&self) -> PathBuf {
+        self.root.join("run")
+    }
+
+    pub fn supervisor_file(&self) -> PathBuf {
+        self.run_dir().join("supervisor.json")
+    }
+
+    pub fn admin_socket(&self, daemon: &str) -> PathBuf {
+        self.run_dir().join(format!("{daemon}.sock"))
+    }
+
+    pub fn notify_socket(&self, daemon: &str) -> PathBuf {
+        self.run_dir().join(format!("{daemon}.notify"))
+    }
+
+    pub fn read_record(&self) -> Option<SupervisorRecord> {
+        let text = std::fs::read_to_string(self.supervisor_file()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Writes the record atomically (temp file + rename), so readers never see half of it.
+    pub fn write_record(&self, rec: &SupervisorRecord) -> Result<()> {
+        let path = self.supervisor_file();
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(rec)?)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    }
+}
+
+/// True if a process with this pid exists.
+pub fn alive(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None).is_ok()
+}
+
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The configured public URL of an instance (from its config file), for status output.
+pub fn configured_listen(config: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(config).ok()?;
+    let table: toml::Table = text.parse().ok()?;
+    table
+        .get("server")?
+        .get("listen")?
+        .as_str()
+        .map(str::to_owned)
+}

@@ -1,0 +1,446 @@
+//! `nexusctl up`: nexusctl's own supervisor, for machines without systemd (a laptop, CI).
+//!
+//! It runs the same `nexusd serve` processes that systemd runs on the appliance and speaks
+//! the same protocol to them: each child gets a `NOTIFY_SOCKET` and reports `READY=1`,
+//! `STOPPING=1` and `WATCHDOG=1` exactly as it would to systemd. A child that crashes after
+//! it was ready is restarted with back-off; SIGTERM or Ctrl-C stops them all gracefully.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use nexus_wire::DaemonState;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::net::UnixDatagram;
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio_util_lite::Token;
+
+use crate::cli::fail;
+use crate::daemons::{DAEMONS, DaemonSpec};
+use crate::provision::{Provisioned, print_credentials};
+use crate::state::{DaemonRecord, StateDir, SupervisorRecord, alive, configured_listen, now_secs};
+
+/// How long a daemon may take to report ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long stopping may take before children are killed; keeps `up` within 10 s of SIGTERM.
+const STOP_DEADLINE: Duration = Duration::from_millis(9500);
+/// Crashes within `CRASH_WINDOW` after which a daemon is given up on.
+const MAX_CRASHES: usize = 5;
+const CRASH_WINDOW: Duration = Duration::from_secs(60);
+
+/// A cancellation flag shared by the daemon tasks (a watch channel; no extra crate).
+mod tokio_util_lite {
+    #[derive(Clone)]
+    pub struct Token(tokio::sync::watch::Receiver<bool>);
+    pub struct Trigger(tokio::sync::watch::Sender<bool>);
+
+    pub fn pair() -> (Trigger, Token) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        (Trigger(tx), Token(rx))
+    }
+
+    impl Trigger {
+        pub fn fire(&self) {
+            let _ = self.0.send(true);
+        }
+    }
+
+    impl Token {
+        pub async fn fired(&mut self) {
+            let _ = self.0.wait_for(|v| *v).await;
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Event {
+    Ready {
+        name: &'static str,
+        pid: u32,
+    },
+    Exited {
+        name: &'static str,
+        code: Option<i32>,
+        before_ready: bool,
+    },
+    Restarting {
+        name: &'static str,
+        attempt: u32,
+    },
+    GaveUp {
+        name: &'static str,
+        why: String,
+    },
+    Stopped {
+        name: &'static str,
+    },
+}
+
+pub fn up(
+    dir: &StateDir,
+    nexusd: &Path,
+    listen: Option<SocketAddr>,
+    first_run: Option<&Provisioned>,
+) -> Result<ExitCode> {
+    if let Some(rec) = dir.read_record() {
+        if !rec.stopped && rec.pid != std::process::id() && alive(rec.pid) {
+            return fail(
+                2,
+                format!(
+                    "NEXUS is already running from {} (nexusctl pid {}): see `nexusctl status`, or `nexusctl stop` it",
+                    dir.root.display(),
+                    rec.pid
+                ),
+            );
+        }
+    }
+    std::fs::create_dir_all(dir.run_dir())
+        .with_context(|| format!("cannot create {}", dir.run_dir().display()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(supervise(dir, nexusd, listen, first_run))
+}
+
+async fn supervise(
+    dir: &StateDir,
+    nexusd: &Path,
+    listen: Option<SocketAddr>,
+    first_run: Option<&Provisioned>,
+) -> Result<ExitCode> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+
+    let listen_text = listen
+        .map(|a| a.to_string())
+        .or_else(|| configured_listen(&dir.config()))
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let url = public_url(&listen_text);
+    let mut record = SupervisorRecord {
+        pid: std::process::id(),
+        started_at: now_secs(),
+        url: url.clone(),
+        stopped: false,
+        daemons: DAEMONS
+            .iter()
+            .map(|d| DaemonRecord {
+                name: d.name.to_owned(),
+                pid: None,
+                admin_socket: dir.admin_socket(d.name),
+                restarts: 0,
+                state: DaemonState::Starting,
+            })
+            .collect(),
+    };
+    dir.write_record(&record)?;
+
+    let (trigger, token) = tokio_util_lite::pair();
+    let (tx, mut rx) = mpsc::channel::<Event>(64);
+    let mut tasks = Vec::new();
+    for spec in DAEMONS {
+        let d = Daemon {
+            spec: *spec,
+            nexusd: nexusd.to_path_buf(),
+            state_dir: dir.root.clone(),
+            admin_socket: dir.admin_socket(spec.name),
+            notify_socket: dir.notify_socket(spec.name),
+            listen: if spec.public { listen } else { None },
+        };
+        tasks.push(tokio::spawn(d.run(tx.clone(), token.clone())));
+    }
+    drop(tx);
+
+    let mut pending_ready: usize = DAEMONS.len();
+    let mut exit = ExitCode::SUCCESS;
+    let mut stopping_since: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            _ = term.recv(), if stopping_since.is_none() => {
+                eprintln!("nexusctl: SIGTERM received, stopping NEXUS");
+                stopping_since = Some(Instant::now());
+                set_all(&mut record, DaemonState::Stopping);
+                let _ = dir.write_record(&record);
+                trigger.fire();
+            }
+            _ = int.recv(), if stopping_since.is_none() => {
+                eprintln!("nexusctl: stopping NEXUS");
+                stopping_since = Some(Instant::now());
+                set_all(&mut record, DaemonState::Stopping);
+                let _ = dir.write_record(&record);
+                trigger.fire();
+            }
+            ev = rx.recv() => {
+                let Some(ev) = ev else { break };
+                match ev {
+                    Event::Ready { name, pid } => {
+                        update(&mut record, name, |d| { d.state = DaemonState::Running; d.pid = Some(pid); });
+                        if pending_ready > 0 {
+                            pending_ready -= 1;
+                            if pending_ready == 0 {
+                                if let Some(p) = first_run {
+                                    print_credentials(p);
+                                }
+                                println!("NEXUS is ready at {url}");
+                                println!("Press Ctrl-C to stop.");
+                            }
+                        } else {
+                            eprintln!("nexusctl: {name} is running again");
+                        }
+                    }
+                    Event::Exited { name, code, before_ready } => {
+                        update(&mut record, name, |d| { d.state = DaemonState::Failed; d.pid = None; });
+                        if before_ready && pending_ready > 0 && stopping_since.is_none() {
+                            // It never came up: nothing to restart into; report and stop.
+                            eprintln!("nexusctl: nexusd ({name}) exited with status {} before it was ready; the message above says why", code.map_or_else(|| "unknown".to_owned(), |c| c.to_string()));
+                            exit = ExitCode::from(code.and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0).unwrap_or(1));
+                            stopping_since = Some(Instant::now());
+                            trigger.fire();
+                        }
+                    }
+                    Event::Restarting { name, attempt } => {
+                        eprintln!("nexusctl: {name} stopped unexpectedly; restarting (attempt {attempt})");
+                        update(&mut record, name, |d| { d.state = DaemonState::Restarting; d.restarts = attempt; });
+                    }
+                    Event::GaveUp { name, why } => {
+                        eprintln!("nexusctl: giving up on {name}: {why}");
+                        update(&mut record, name, |d| d.state = DaemonState::Failed);
+                        exit = ExitCode::FAILURE;
+                        if stopping_since.is_none() {
+                            stopping_since = Some(Instant::now());
+                            trigger.fire();
+                        }
+                    }
+                    Event::Stopped { name } => {
+                        update(&mut record, name, |d| { d.state = DaemonState::Stopped; d.pid = None; });
+                    }
+                }
+                let _ = dir.write_record(&record);
+            }
+        }
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    for d in &mut record.daemons {
+        if d.state != DaemonState::Failed {
+            d.state = DaemonState::Stopped;
+        }
+        d.pid = None;
+    }
+    record.stopped = true;
+    dir.write_record(&record)?;
+    if let Some(since) = stopping_since {
+        eprintln!(
+            "nexusctl: stopped in {:.1} s",
+            since.elapsed().as_secs_f64()
+        );
+    }
+    Ok(exit)
+}
+
+fn set_all(rec: &mut SupervisorRecord, state: DaemonState) {
+    for d in &mut rec.daemons {
+        d.state = state;
+    }
+}
+
+fn update(rec: &mut SupervisorRecord, name: &str, f: impl FnOnce(&mut DaemonRecord)) {
+    if let Some(d) = rec.daemons.iter_mut().find(|d| d.name == name) {
+        f(d);
+    }
+}
+
+fn public_url(listen: &str) -> String {
+    match listen.parse::<SocketAddr>() {
+        Ok(a) if a.ip().is_unspecified() => format!("http://localhost:{}/", a.port()),
+        Ok(a) => format!("http://{a}/"),
+        Err(_) => format!("http://{listen}/"),
+    }
+}
+
+struct Daemon {
+    spec: DaemonSpec,
+    nexusd: PathBuf,
+    state_dir: PathBuf,
+    admin_socket: PathBuf,
+    notify_socket: PathBuf,
+    listen: Option<SocketAddr>,
+}
+
+impl Daemon {
+    /// Runs the daemon until `stop` fires, restarting it after crashes.
+    async fn run(self, tx: mpsc::Sender<Event>, mut stop: Token) {
+        let name = self.spec.name;
+        let mut crashes: VecDeque<Instant> = VecDeque::new();
+        let mut attempt = 0u32;
+        let mut ever_ready = false;
+        loop {
+            let (mut child, notify) = match self.spawn() {
+                Ok(x) => x,
+                Err(e) => {
+                    let _ = tx
+                        .send(Event::GaveUp {
+                            name,
+                            why: format!("{e:#}"),
+                        })
+                        .await;
+                    return;
+                }
+            };
+            let pid = child.id().unwrap_or(0);
+            let mut ready = false;
+            let deadline = tokio::time::sleep(READY_TIMEOUT);
+            tokio::pin!(deadline);
+            let mut buf = vec![0u8; 4096];
+            let status = loop {
+                tokio::select! {
+                    status = child.wait() => break status.ok(),
+                    n = notify.recv(&mut buf) => {
+                        if let Ok(n) = n {
+                            let msg = String::from_utf8_lossy(&buf[..n]);
+                            if !ready && msg.lines().any(|l| l == "READY=1") {
+                                ready = true;
+                                ever_ready = true;
+                                let _ = tx.send(Event::Ready { name, pid }).await;
+                            }
+                        }
+                    }
+                    _ = &mut deadline, if !ready => {
+                        let _ = tx.send(Event::GaveUp { name, why: format!("not ready after {} s", READY_TIMEOUT.as_secs()) }).await;
+                        terminate(&mut child, pid).await;
+                        return;
+                    }
+                    _ = stop.fired() => {
+                        terminate(&mut child, pid).await;
+                        let _ = std::fs::remove_file(&self.notify_socket);
+                        let _ = tx.send(Event::Stopped { name }).await;
+                        return;
+                    }
+                }
+            };
+            let _ = std::fs::remove_file(&self.notify_socket);
+            let code = status.and_then(|s| s.code());
+            let _ = tx
+                .send(Event::Exited {
+                    name,
+                    code,
+                    before_ready: !ready,
+                })
+                .await;
+            if !ever_ready {
+                // Failed on its very first start (bad config, busy port, …): restarting
+                // would only repeat the error.
+                return;
+            }
+            let now = Instant::now();
+            crashes.push_back(now);
+            while crashes
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > CRASH_WINDOW)
+            {
+                crashes.pop_front();
+            }
+            if crashes.len() > MAX_CRASHES {
+                let _ = tx
+                    .send(Event::GaveUp {
+                        name,
+                        why: format!(
+                            "crashed {} times within {} s",
+                            crashes.len(),
+                            CRASH_WINDOW.as_secs()
+                        ),
+                    })
+                    .await;
+                return;
+            }
+            attempt += 1;
+            let _ = tx.send(Event::Restarting { name, attempt }).await;
+            let backoff = Duration::from_millis(250 * 2u64.pow(crashes.len().min(5) as u32));
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = stop.fired() => {
+                    let _ = tx.send(Event::Stopped { name }).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn spawn(&self) -> Result<(Child, UnixDatagram)> {
+        let _ = std::fs::remove_file(&self.notify_socket);
+        let notify = UnixDatagram::bind(&self.notify_socket).with_context(|| {
+            format!(
+                "cannot create the notify socket {}",
+                self.notify_socket.display()
+            )
+        })?;
+        let mut cmd = Command::new(&self.nexusd);
+        cmd.arg("serve")
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .arg("--name")
+            .arg(self.spec.name)
+            .arg("--apps")
+            .arg(self.spec.apps)
+            .arg("--admin-socket")
+            .arg(&self.admin_socket);
+        if let Some(l) = self.listen {
+            cmd.arg("--listen").arg(l.to_string());
+        }
+        cmd.env("NOTIFY_SOCKET", &self.notify_socket)
+            .env_remove("NEXUS_CONFIG")
+            .stdin(Stdio::null())
+            // Its own process group: Ctrl-C reaches nexusctl only, which then stops the
+            // children in order instead of all at once.
+            .process_group(0)
+            .kill_on_drop(true);
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.nexusd.display()))?;
+        Ok((child, notify))
+    }
+}
+
+/// SIGTERM, then SIGKILL if the child has not exited by the stop deadline.
+async fn terminate(child: &mut Child, pid: u32) {
+    if let Ok(raw) = i32::try_from(pid) {
+        let _ = kill(Pid::from_raw(raw), Signal::SIGTERM);
+    }
+    if tokio::time::timeout(STOP_DEADLINE, child.wait())
+        .await
+        .is_err()
+    {
+        eprintln!("nexusctl: daemon pid {pid} did not stop in time; killing it");
+        let _ = child.kill().await;
+    }
+}
+
+/// `nexusctl stop`: SIGTERM to the supervisor, then wait for it to finish.
+pub fn stop(dir: &StateDir) -> Result<ExitCode> {
+    let Some(rec) = dir.read_record().filter(|r| !r.stopped && alive(r.pid)) else {
+        println!("NEXUS is not running from {}", dir.root.display());
+        return Ok(ExitCode::SUCCESS);
+    };
+    let raw = i32::try_from(rec.pid).context("invalid pid in supervisor.json")?;
+    kill(Pid::from_raw(raw), Signal::SIGTERM)
+        .with_context(|| format!("cannot signal nexusctl pid {}", rec.pid))?;
+    let start = Instant::now();
+    while alive(rec.pid) {
+        if start.elapsed() > Duration::from_secs(15) {
+            return fail(
+                1,
+                format!("nexusctl pid {} did not stop within 15 s", rec.pid),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("NEXUS stopped");
+    Ok(ExitCode::SUCCESS)
+}

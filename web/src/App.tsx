@@ -1,0 +1,103 @@
+import { useState, type ReactNode } from 'react';
+import { isApiError } from './api';
+import { Alert, AppShell, Button, EmptyState, PageLoading } from './design';
+import { AccountPage } from './pages/AccountPage';
+import { HubPage } from './pages/HubPage';
+import { LoginPage } from './pages/LoginPage';
+import { NotFoundPage } from './pages/NotFoundPage';
+import { Navigate, useLocation, useNavigate } from './router';
+import { useCatalog, useProductName, useSession } from './session';
+
+/** Signed-in routes: path → page. Apps add their entry here. */
+const routes: Record<string, () => ReactNode> = {
+  '/': () => <HubPage />,
+  '/account': () => <AccountPage />,
+};
+
+export function normalizePath(pathname: string): string {
+  if (pathname.length > 1 && pathname.endsWith('/')) return pathname.replace(/\/+$/, '') || '/';
+  return pathname;
+}
+
+function Shell({ children }: { children: ReactNode }) {
+  const { state, logout } = useSession();
+  const catalog = useCatalog();
+  const product = useProductName();
+  const location = useLocation();
+  const navigate = useNavigate();
+  const [logoutError, setLogoutError] = useState<string | null>(null);
+
+  const session = state.status === 'authenticated' ? state.session : null;
+  const nav =
+    catalog.state.status === 'ready'
+      ? catalog.state.data.apps.map((app) => ({ id: app.id, label: app.name, href: app.path }))
+      : [];
+
+  const onLogout = async () => {
+    setLogoutError(null);
+    try {
+      await logout();
+      navigate('/login', { replace: true });
+    } catch (err) {
+      setLogoutError(isApiError(err) ? err.message : 'Logging out failed. Try again.');
+    }
+  };
+
+  return (
+    <AppShell
+      productName={product}
+      nav={nav}
+      currentPath={location.pathname}
+      user={
+        session && {
+          displayName: session.user.display_name || session.user.email,
+          email: session.user.email,
+          orgName: session.user.org.name,
+        }
+      }
+      onLogout={onLogout}
+    >
+      {logoutError && (
+        <Alert tone="danger" title="You are still logged in" onDismiss={() => setLogoutError(null)} className="nx-shell-notice">
+          {logoutError}
+        </Alert>
+      )}
+      {children}
+    </AppShell>
+  );
+}
+
+function loginRedirect(pathname: string, search: string): string {
+  if (pathname === '/' && !search) return '/login';
+  return `/login?next=${encodeURIComponent(pathname + search)}`;
+}
+
+export function App() {
+  const { state, refresh } = useSession();
+  const location = useLocation();
+  const pathname = normalizePath(location.pathname);
+
+  if (pathname === '/login') return <LoginPage />;
+
+  switch (state.status) {
+    case 'loading':
+      return <PageLoading />;
+    case 'anonymous':
+      return <Navigate to={loginRedirect(location.pathname, location.search)} />;
+    case 'error':
+      return (
+        <main className="nx-main">
+          <EmptyState
+            icon="alert"
+            title="The server cannot be reached"
+            description={state.error.message}
+            action={<Button onClick={() => void refresh()}>Try again</Button>}
+          />
+        </main>
+      );
+    case 'authenticated': {
+      const page = routes[pathname];
+      return <Shell>{page ? page() : <NotFoundPage />}</Shell>;
+    }
+  }
+}
