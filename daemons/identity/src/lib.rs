@@ -41,7 +41,8 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
 pub struct IdentityApp;
 
 /// Builds the identity service for a running daemon (also used by `nexusd provision`).
-pub fn service(ctx: &AppContext) -> IdentityService {
+pub fn service(ctx: &AppContext) -> Result<IdentityService, String> {
+    let token_key = ctx.secret("session.key")?;
     let auth = &ctx.config.auth;
     let throttle = throttle::Throttle::new(
         Duration::from_secs(auth.lockout_minutes.saturating_mul(60)),
@@ -49,13 +50,14 @@ pub fn service(ctx: &AppContext) -> IdentityService {
         auth.max_failures_per_address,
     );
     let hours = i64::try_from(auth.session_hours).unwrap_or(24);
-    IdentityService::new(
+    Ok(IdentityService::new(
         store::open(&ctx.db, ctx.outbox.clone()),
         throttle,
         service::SessionPolicy {
             lifetime: chrono::TimeDelta::hours(hours),
         },
-    )
+        token_key,
+    ))
 }
 
 impl App for IdentityApp {
@@ -74,7 +76,7 @@ impl App for IdentityApp {
     }
 
     fn routes(&self, ctx: &AppContext) -> Result<Router, String> {
-        let service = service(ctx);
+        let service = service(ctx)?;
         let secure_cookie = ctx.config.server.public_url.starts_with("https://");
         Ok(routes::router(routes::RouteState {
             service,
@@ -83,7 +85,13 @@ impl App for IdentityApp {
     }
 
     fn jobs(&self, ctx: &AppContext) -> Vec<Job> {
-        let service = service(ctx);
+        let service = match service(ctx) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("session sweeper not started: {e}");
+                return Vec::new();
+            }
+        };
         vec![Job::new("session-sweeper", move |cancel| async move {
             let mut tick = tokio::time::interval(Duration::from_secs(3600));
             loop {

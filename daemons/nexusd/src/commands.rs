@@ -229,7 +229,7 @@ async fn provision(cfg: Config, args: &ProvisionArgs) -> Result<(), Failure> {
         },
         message: e.to_string(),
     };
-    let service = nexus_identity::service(&ctx);
+    let service = nexus_identity::service(&ctx).map_err(|message| Failure { code: 1, message })?;
     let p = service
         .provision(&args.org_name, &args.admin_email)
         .await

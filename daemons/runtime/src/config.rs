@@ -240,7 +240,7 @@ pub struct ConfigIssue {
 impl fmt::Display for ConfigIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.key.is_empty() {
-            write!(f, "{} ({}): {}", "config", self.origin, self.problem)?;
+            write!(f, "{}: {}", self.origin, self.problem)?;
         } else {
             write!(f, "{} ({}): {}", self.key, self.origin, self.problem)?;
         }
@@ -450,9 +450,11 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigErrors> {
             }
             Err(e) => {
                 let key = e.path().to_string();
+                // The TOML error repeats the key on further lines; the key is shown already.
+                let inner = e.inner().to_string();
                 issues.push(ConfigIssue {
                     origin: origin_of(&key),
-                    problem: e.inner().to_string(),
+                    problem: inner.lines().next().unwrap_or_default().trim().to_owned(),
                     fix: String::new(),
                     key: key.clone(),
                 });

@@ -126,6 +126,48 @@ pub fn prepare_state_dir(config: &Config) -> Result<(), ServeError> {
     let probe = dir.join(format!(".write-test-{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(|e| err(dir, e))?;
     let _ = std::fs::remove_file(&probe);
+    ensure_secrets(&dir.join("secrets")).map_err(|e| err(&dir.join("secrets"), e))?;
+    Ok(())
+}
+
+/// Secrets every instance has, generated on first start (`nexusctl init` runs it) and kept
+/// in `secrets/` with mode 0600. Never overwritten: changing one logs everybody out.
+pub const SECRETS: &[(&str, &str)] = &[(
+    "session.key",
+    "keys the hash under which session tokens are stored, so a copy of the database alone cannot be used to look sessions up",
+)];
+
+fn ensure_secrets(dir: &Path) -> std::io::Result<()> {
+    use rand::RngCore;
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    for (name, _) in SECRETS {
+        let path = dir.join(name);
+        if path.exists() {
+            continue;
+        }
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        // create_new: two processes racing cannot both write (and disagree on) the key.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                f.write_all(&key)?;
+                f.sync_all()?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
     Ok(())
 }
 

@@ -55,7 +55,8 @@ impl TestDb {
         };
         let name = format!("nexus_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        // `name` is built from a UUID above, never from input.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
             .await?;
         admin.close().await?;
@@ -74,9 +75,11 @@ impl TestDb {
         self.db.close().await;
         if let Some((admin_url, name)) = self.cleanup.take() {
             let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
-            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut admin)
-                .await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut admin)
+            .await?;
             admin.close().await?;
         }
         Ok(())

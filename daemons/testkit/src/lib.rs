@@ -1,1 +1,143 @@
-//! placeholder while building
+//! Starts a real `nexusd` for tests: the same `nexus_runtime::start` the binary calls, with
+//! its apps, on port 0 of loopback, with a temporary state directory (SQLite) or a fresh
+//! PostgreSQL database, and stops it cleanly.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use nexus_runtime::{App, Config, Running};
+use nexus_store::testing::TestDb;
+use tokio_util::sync::CancellationToken;
+
+/// A running daemon and what a test needs to talk to it.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub base: String,
+    pub admin_socket: PathBuf,
+    pub client: reqwest::Client,
+    running: Option<Running>,
+    pg: Option<TestDb>,
+    state: tempfile::TempDir,
+}
+
+/// Which database a test server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl TestServer {
+    /// All of `apps` on SQLite with default settings.
+    pub async fn start(apps: Vec<Arc<dyn App>>) -> Result<Self> {
+        Self::start_with(apps, Backend::Sqlite, |_| {})
+            .await
+            .map(|s| s.expect("SQLite is always available"))
+    }
+
+    /// `apps` on the given backend, after `tweak` edits the config. Returns `None` for
+    /// PostgreSQL when no test server is configured (see `nexus_store::testing`).
+    pub async fn start_with(
+        apps: Vec<Arc<dyn App>>,
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Result<Option<Self>> {
+        let state = tempfile::Builder::new().prefix("nexus-test-").tempdir()?;
+        let mut config = Config::default();
+        config.state_dir = state.path().to_path_buf();
+        config.server.listen = "127.0.0.1:0".to_owned();
+        config.log.level = "warn".to_owned();
+        config.server.shutdown_timeout_secs = 5;
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => match TestDb::postgres().await? {
+                Some(db) => {
+                    config.database.url = db.url.clone();
+                    Some(db)
+                }
+                None => return Ok(None),
+            },
+        };
+        tweak(&mut config);
+        let running = nexus_runtime::start(config, apps, CancellationToken::new())
+            .await
+            .context("nexusd did not start")?;
+        Ok(Some(Self {
+            base: format!("http://{}", running.public_addr),
+            admin_socket: running.admin_socket.clone(),
+            client: reqwest::Client::builder().build()?,
+            running: Some(running),
+            pg,
+            state,
+        }))
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        self.state.path()
+    }
+
+    pub fn running(&self) -> &Running {
+        self.running.as_ref().expect("server is running")
+    }
+
+    /// `GET path` on the admin unix socket: status and body.
+    pub async fn admin_get(&self, path: &str) -> Result<(u16, String)> {
+        let stream = tokio::net::UnixStream::connect(&self.admin_socket).await?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        let req = hyper::Request::get(path)
+            .header(hyper::header::HOST, "admin")
+            .body(Empty::<Bytes>::new())?;
+        let resp = sender.send_request(req).await?;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+
+    /// Creates the first organization and its owner; returns (e-mail, one-time password).
+    pub async fn provision(&self) -> Result<(String, String)> {
+        let svc = nexus_identity::service(&self.running().ctx).map_err(anyhow::Error::msg)?;
+        let p = svc.provision("Test Org", "owner@test.example").await?;
+        Ok((p.admin.email, p.one_time_password))
+    }
+
+    /// Logs in and returns the session cookie (`nexus_session=…`).
+    pub async fn login(&self, email: &str, password: &str) -> Result<String> {
+        let resp = self
+            .client
+            .post(self.url("/api/session"))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await?;
+        anyhow::ensure!(resp.status() == 200, "login failed: {}", resp.status());
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .context("no session cookie")?
+            .to_owned();
+        Ok(cookie)
+    }
+
+    /// Stops the daemon the way SIGTERM does and waits for the drain.
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(r) = self.running.take() {
+            r.stop();
+            r.wait().await?;
+        }
+        if let Some(pg) = self.pg.take() {
+            pg.cleanup().await?;
+        }
+        Ok(())
+    }
+}

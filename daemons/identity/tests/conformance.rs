@@ -1,0 +1,415 @@
+//! Identity's storage and service, run against SQLite and PostgreSQL alike.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nexus_identity::model::{NewUser, Role};
+use nexus_identity::service::{IdentityService, SessionPolicy, hash_password};
+use nexus_identity::store::{self, IdentityStore};
+use nexus_identity::throttle::Throttle;
+use nexus_identity::{IdentityError, MIGRATIONS};
+use nexus_store::{Db, EventBus, OrgId, Outbox};
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let t = nexus_store::testing::TestDb::sqlite().await.expect("sqlite");
+                    super::$name(&t.db).await;
+                    t.cleanup().await.expect("cleanup");
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(t) = nexus_store::testing::TestDb::postgres().await.expect("postgres") else { return };
+                    super::$name(&t.db).await;
+                    t.cleanup().await.expect("cleanup");
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    tenants_are_isolated,
+    duplicates_conflict,
+    changes_emit_events,
+    sessions_live_and_die,
+    provision_then_login,
+    wrong_passwords_are_throttled,
+    password_change_rules,
+);
+
+struct Fixture {
+    store: Arc<dyn IdentityStore>,
+    outbox: Outbox,
+    service: IdentityService,
+}
+
+async fn fixture(db: &Db) -> Fixture {
+    nexus_store::migrate::run(db, &[&nexus_store::MIGRATIONS, &MIGRATIONS])
+        .await
+        .expect("migrate");
+    let outbox = Outbox::new(db.clone(), EventBus::new(64));
+    let store = store::open(db, outbox.clone());
+    let service = IdentityService::new(
+        store.clone(),
+        Throttle::new(Duration::from_secs(60), 3, 50),
+        SessionPolicy {
+            lifetime: chrono::TimeDelta::hours(1),
+        },
+        b"0123456789abcdef0123456789abcdef".to_vec(),
+    );
+    Fixture {
+        store,
+        outbox,
+        service,
+    }
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        email: email.to_owned(),
+        display_name: email.split('@').next().unwrap().to_owned(),
+        role: Role::Member,
+        password_hash:
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$2oMhP1bDNxXxTzqgsbCfPK7ApMbqfc8RONnrLFz5pbE"
+                .to_owned(),
+        must_change_password: false,
+    }
+}
+
+async fn tenants_are_isolated(db: &Db) {
+    let f = fixture(db).await;
+    let a = f.store.create_org("alpha", "Alpha").await.unwrap();
+    let b = f.store.create_org("beta", "Beta").await.unwrap();
+    let alice = f
+        .store
+        .create_user(a.id, &new_user("alice@example.com"))
+        .await
+        .unwrap();
+    let bob = f
+        .store
+        .create_user(b.id, &new_user("bob@example.com"))
+        .await
+        .unwrap();
+    // Same e-mail in two tenants is two different people.
+    f.store
+        .create_user(b.id, &new_user("alice@example.com"))
+        .await
+        .unwrap();
+
+    assert!(f.store.user(a.id, alice.id).await.unwrap().is_some());
+    assert!(
+        f.store.user(b.id, alice.id).await.unwrap().is_none(),
+        "B cannot read A's user by id"
+    );
+    assert!(
+        f.store.user(a.id, bob.id).await.unwrap().is_none(),
+        "A cannot read B's user by id"
+    );
+    let in_a: Vec<_> = f
+        .store
+        .list_users(a.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    assert_eq!(in_a, vec!["alice@example.com"]);
+    assert_eq!(f.store.list_users(b.id).await.unwrap().len(), 2);
+    assert!(
+        f.store
+            .user_by_email(a.id, "bob@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Writes scoped to the wrong tenant touch nothing.
+    match f.store.set_password(b.id, alice.id, "x", false).await {
+        Err(IdentityError::NotFound(_)) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert_eq!(
+        f.store
+            .user(a.id, alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        alice.password_hash
+    );
+    // An unknown tenant sees nothing at all.
+    assert!(
+        f.store
+            .list_users(OrgId::generate())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        f.store.find_login("alice@example.com").await.unwrap().len(),
+        2
+    );
+}
+
+async fn duplicates_conflict(db: &Db) {
+    let f = fixture(db).await;
+    let a = f.store.create_org("alpha", "Alpha").await.unwrap();
+    assert!(matches!(
+        f.store.create_org("alpha", "Again").await,
+        Err(IdentityError::Conflict(_))
+    ));
+    f.store
+        .create_user(a.id, &new_user("x@example.com"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.store.create_user(a.id, &new_user("x@example.com")).await,
+        Err(IdentityError::Conflict(_))
+    ));
+    assert_eq!(
+        f.store.count_orgs().await.unwrap(),
+        1,
+        "the failed insert left nothing"
+    );
+}
+
+async fn changes_emit_events(db: &Db) {
+    let f = fixture(db).await;
+    let mut rx = f.outbox.bus().subscribe();
+    let org = f.store.create_org("alpha", "Alpha").await.unwrap();
+    let u = f
+        .store
+        .create_user(org.id, &new_user("e@example.com"))
+        .await
+        .unwrap();
+    f.store.set_password(org.id, u.id, "h", true).await.unwrap();
+    assert_eq!(f.outbox.dispatch_pending().await.unwrap(), 3);
+    let kinds: Vec<String> = (0..3).map(|_| rx.try_recv().unwrap().kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "identity.org.created",
+            "identity.user.created",
+            "identity.password.changed"
+        ]
+    );
+    // A conflicting insert rolls back and emits nothing.
+    let _ = f
+        .store
+        .create_user(org.id, &new_user("e@example.com"))
+        .await;
+    assert_eq!(f.outbox.dispatch_pending().await.unwrap(), 0);
+}
+
+async fn sessions_live_and_die(db: &Db) {
+    let f = fixture(db).await;
+    let p = f
+        .service
+        .provision("Acme", "owner@acme.test")
+        .await
+        .unwrap();
+    let login = f
+        .service
+        .login("owner@acme.test", &p.one_time_password, "127.0.0.1")
+        .await
+        .unwrap();
+    let (session, user, org) = f
+        .service
+        .authenticate(&login.token)
+        .await
+        .unwrap()
+        .expect("valid");
+    assert_eq!((user.id, org.id), (p.admin.id, p.org.id));
+    assert_ne!(
+        session.token_hash, login.token,
+        "the token itself is not stored"
+    );
+    assert!(
+        f.service
+            .authenticate("not-a-token")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        f.service
+            .authenticate(&"x".repeat(500))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    f.service.logout(&session).await.unwrap();
+    assert!(
+        f.service
+            .authenticate(&login.token)
+            .await
+            .unwrap()
+            .is_none(),
+        "logged out"
+    );
+    // Expired sessions are refused and swept.
+    let past = nexus_identity::model::Session {
+        token_hash: "expired".into(),
+        org: org.id,
+        user: user.id,
+        created_at: chrono::Utc::now() - chrono::TimeDelta::hours(3),
+        expires_at: chrono::Utc::now() - chrono::TimeDelta::hours(1),
+        client: String::new(),
+    };
+    f.store.create_session(&past).await.unwrap();
+    assert_eq!(f.service.sweep_sessions().await.unwrap(), 1);
+}
+
+async fn provision_then_login(db: &Db) {
+    let f = fixture(db).await;
+    let p = f
+        .service
+        .provision("Acme Corp", " Owner@Acme.Test ")
+        .await
+        .unwrap();
+    assert_eq!(p.org.slug, "acme-corp");
+    assert_eq!(p.admin.email, "owner@acme.test");
+    assert_eq!(p.admin.role, Role::Owner);
+    assert!(p.admin.must_change_password);
+    assert!(matches!(
+        f.service.provision("Again", "x@y.z").await,
+        Err(IdentityError::AlreadyProvisioned)
+    ));
+    let login = f
+        .service
+        .login("OWNER@acme.test", &p.one_time_password, "10.0.0.1")
+        .await
+        .unwrap();
+    assert!(login.user.must_change_password);
+    assert!(matches!(
+        f.service
+            .login("owner@acme.test", "wrong password", "10.0.0.1")
+            .await,
+        Err(IdentityError::InvalidCredentials)
+    ));
+    assert!(matches!(
+        f.service
+            .login("nobody@acme.test", "whatever", "10.0.0.1")
+            .await,
+        Err(IdentityError::InvalidCredentials)
+    ));
+    assert!(matches!(
+        f.service
+            .login("not an email", "whatever", "10.0.0.1")
+            .await,
+        Err(IdentityError::InvalidCredentials)
+    ));
+    // An operator reset gives a new one-time password and ends every session.
+    let otp = f
+        .service
+        .reset_password(p.org.id, "owner@acme.test")
+        .await
+        .unwrap();
+    assert!(
+        f.service
+            .authenticate(&login.token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    f.service
+        .login("owner@acme.test", &otp, "10.0.0.1")
+        .await
+        .unwrap();
+}
+
+async fn wrong_passwords_are_throttled(db: &Db) {
+    let f = fixture(db).await;
+    let p = f
+        .service
+        .provision("Acme", "owner@acme.test")
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let r = f
+            .service
+            .login("owner@acme.test", "guess", "192.0.2.1")
+            .await;
+        assert!(matches!(r, Err(IdentityError::InvalidCredentials)), "{r:?}");
+    }
+    // Locked now, even with the right password and from another address.
+    match f
+        .service
+        .login("owner@acme.test", &p.one_time_password, "192.0.2.99")
+        .await
+    {
+        Err(IdentityError::Throttled { retry_after_secs }) => assert!(retry_after_secs >= 1),
+        other => panic!("expected Throttled, got {other:?}"),
+    }
+}
+
+async fn password_change_rules(db: &Db) {
+    let f = fixture(db).await;
+    let p = f
+        .service
+        .provision("Acme", "owner@acme.test")
+        .await
+        .unwrap();
+    let first = f
+        .service
+        .login("owner@acme.test", &p.one_time_password, "a")
+        .await
+        .unwrap();
+    let second = f
+        .service
+        .login("owner@acme.test", &p.one_time_password, "b")
+        .await
+        .unwrap();
+    let (session, user, _) = f.service.authenticate(&first.token).await.unwrap().unwrap();
+    let otp = &p.one_time_password;
+    assert!(matches!(
+        f.service
+            .change_password(&session, &user, "wrong", "a much better passphrase")
+            .await,
+        Err(IdentityError::InvalidCredentials)
+    ));
+    assert!(matches!(
+        f.service
+            .change_password(&session, &user, otp, "short")
+            .await,
+        Err(IdentityError::WeakPassword(_))
+    ));
+    f.service
+        .change_password(&session, &user, otp, "a much better passphrase")
+        .await
+        .unwrap();
+    let (_, user, _) = f
+        .service
+        .authenticate(&first.token)
+        .await
+        .unwrap()
+        .expect("this session stays");
+    assert!(!user.must_change_password);
+    assert!(
+        f.service
+            .authenticate(&second.token)
+            .await
+            .unwrap()
+            .is_none(),
+        "other sessions end"
+    );
+    assert!(
+        f.service.login("owner@acme.test", otp, "a").await.is_err(),
+        "old password is gone"
+    );
+    f.service
+        .login("owner@acme.test", "a much better passphrase", "a")
+        .await
+        .unwrap();
+    // The hash is argon2id.
+    assert!(hash_password("x").await.unwrap().starts_with("$argon2id$"));
+}

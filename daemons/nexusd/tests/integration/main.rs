@@ -1,0 +1,7 @@
+//! nexusd's integration tests, in one binary: a real daemon over HTTP and the admin
+//! socket (`server`), and the binary's behaviour on bad input (`cli`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod server;
