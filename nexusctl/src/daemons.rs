@@ -39,12 +39,11 @@ pub fn find_nexusd(explicit: Option<&Path>) -> Result<PathBuf> {
             ),
         );
     }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(sibling) = exe.parent().map(|d| d.join("nexusd")) {
-            if sibling.is_file() {
-                return Ok(sibling);
-            }
-        }
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(sibling) = exe.parent().map(|d| d.join("nexusd"))
+        && sibling.is_file()
+    {
+        return Ok(sibling);
     }
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {

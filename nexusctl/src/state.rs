@@ -89,12 +89,24 @@ impl StateDir {
     }
 }
 
-/// True if a process with this pid exists.
+/// True if a process with this pid exists and has not exited (a zombie waiting for its
+/// parent to collect it counts as exited).
 pub fn alive(pid: u32) -> bool {
     let Ok(raw) = i32::try_from(pid) else {
         return false;
     };
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None).is_ok()
+    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None).is_err() {
+        return false;
+    }
+    // /proc/PID/stat: "pid (comm) S …"; comm may hold spaces or parentheses, so read the
+    // state after the last ')'.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_none_or(|state| state != "Z" && state != "X"),
+        Err(_) => true,
+    }
 }
 
 pub fn now_secs() -> u64 {

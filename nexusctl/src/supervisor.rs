@@ -87,17 +87,19 @@ pub fn up(
     listen: Option<SocketAddr>,
     first_run: Option<&Provisioned>,
 ) -> Result<ExitCode> {
-    if let Some(rec) = dir.read_record() {
-        if !rec.stopped && rec.pid != std::process::id() && alive(rec.pid) {
-            return fail(
-                2,
-                format!(
-                    "NEXUS is already running from {} (nexusctl pid {}): see `nexusctl status`, or `nexusctl stop` it",
-                    dir.root.display(),
-                    rec.pid
-                ),
-            );
-        }
+    if let Some(rec) = dir.read_record()
+        && !rec.stopped
+        && rec.pid != std::process::id()
+        && alive(rec.pid)
+    {
+        return fail(
+            2,
+            format!(
+                "NEXUS is already running from {} (nexusctl pid {}): see `nexusctl status`, or `nexusctl stop` it",
+                dir.root.display(),
+                rec.pid
+            ),
+        );
     }
     std::fs::create_dir_all(dir.run_dir())
         .with_context(|| format!("cannot create {}", dir.run_dir().display()))?;

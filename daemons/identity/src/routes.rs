@@ -107,10 +107,10 @@ async fn login(
 }
 
 async fn logout(State(state): State<RouteState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    if let Some(token) = session_cookie(&headers) {
-        if let Some((session, _, _)) = state.service.authenticate(&token).await? {
-            state.service.logout(&session).await?;
-        }
+    if let Some(token) = session_cookie(&headers)
+        && let Some((session, _, _)) = state.service.authenticate(&token).await?
+    {
+        state.service.logout(&session).await?;
     }
     let clear = format!(
         "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",

@@ -46,11 +46,11 @@ impl Throttle {
                 {
                     q.pop_front();
                 }
-                if q.len() >= max {
-                    if let Some(oldest) = q.front() {
-                        let w = self.window.saturating_sub(now.duration_since(*oldest));
-                        wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
-                    }
+                if q.len() >= max
+                    && let Some(oldest) = q.front()
+                {
+                    let w = self.window.saturating_sub(now.duration_since(*oldest));
+                    wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
                 }
             }
         }

@@ -21,10 +21,17 @@ use crate::config::Config;
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
+/// What a [`Job`] runs: given the stop signal, a future that ends when the job does.
+pub type JobFn = Box<dyn FnOnce(CancellationToken) -> BoxFuture<Result<(), String>> + Send>;
+
+/// What a [`ProtocolListener`] runs: given its bound socket and the stop signal.
+pub type ListenerFn =
+    Box<dyn FnOnce(TcpListener, CancellationToken) -> BoxFuture<Result<(), String>> + Send>;
+
 /// A background task. It must return soon after `cancel` fires.
 pub struct Job {
     pub name: &'static str,
-    pub run: Box<dyn FnOnce(CancellationToken) -> BoxFuture<Result<(), String>> + Send>,
+    pub run: JobFn,
 }
 
 impl Job {
@@ -45,8 +52,7 @@ impl Job {
 pub struct ProtocolListener {
     pub name: &'static str,
     pub addr: SocketAddr,
-    pub serve:
-        Box<dyn FnOnce(TcpListener, CancellationToken) -> BoxFuture<Result<(), String>> + Send>,
+    pub serve: ListenerFn,
 }
 
 impl ProtocolListener {

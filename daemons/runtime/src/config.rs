@@ -465,14 +465,14 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigErrors> {
         }
     }
 
-    if config.state_dir.as_os_str().is_empty() {
-        if let Some(dir) = file_dir {
-            config.state_dir = if dir.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                dir
-            };
-        }
+    if config.state_dir.as_os_str().is_empty()
+        && let Some(dir) = file_dir
+    {
+        config.state_dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
     }
     validate(&config, &origin_of, &mut issues);
 
@@ -509,10 +509,8 @@ fn validate(c: &Config, origin_of: &dyn Fn(&str) -> Origin, issues: &mut Vec<Con
             "use HOST:PORT with an IP address, e.g. 127.0.0.1:8080 or [::]:443",
         );
     }
-    if !c.server.public_url.is_empty()
-        && !(c.server.public_url.starts_with("http://")
-            || c.server.public_url.starts_with("https://"))
-    {
+    let url = &c.server.public_url;
+    if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
         bad(
             "server.public_url",
             format!("`{}` is not an http(s) URL", c.server.public_url),

@@ -208,11 +208,11 @@ pub fn find_web_dir(configured: &Path) -> Option<PathBuf> {
         return Some(configured.to_path_buf());
     }
     let mut candidates = Vec::new();
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(bin) = exe.parent() {
-            candidates.push(bin.join("../share/nexus/web"));
-            candidates.push(bin.join("web"));
-        }
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(bin) = exe.parent()
+    {
+        candidates.push(bin.join("../share/nexus/web"));
+        candidates.push(bin.join("web"));
     }
     candidates.push(PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -2,6 +2,9 @@
 //! its apps, on port 0 of loopback, with a temporary state directory (SQLite) or a fresh
 //! PostgreSQL database, and stops it cleanly.
 
+// A test kit: failing loudly on a broken invariant is what a test wants.
+#![allow(clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -47,8 +50,10 @@ impl TestServer {
         tweak: impl FnOnce(&mut Config),
     ) -> Result<Option<Self>> {
         let state = tempfile::Builder::new().prefix("nexus-test-").tempdir()?;
-        let mut config = Config::default();
-        config.state_dir = state.path().to_path_buf();
+        let mut config = Config {
+            state_dir: state.path().to_path_buf(),
+            ..Config::default()
+        };
         config.server.listen = "127.0.0.1:0".to_owned();
         config.log.level = "warn".to_owned();
         config.server.shutdown_timeout_secs = 5;

@@ -1,0 +1,331 @@
+//! nexusctl end to end: provisioning (all or nothing), the supervisor, status and stop.
+//! Needs the nexusd binary next to nexusctl (`cargo build --bins`, which `./dev test` does).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+fn nexusctl() -> Command {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_nexusctl"));
+    let nexusd = exe.with_file_name("nexusd");
+    assert!(
+        nexusd.is_file(),
+        "{} is missing: run `cargo build --bins` first (./dev test does)",
+        nexusd.display()
+    );
+    let mut cmd = Command::new(exe);
+    cmd.env_remove("NEXUS_STATE_DIR")
+        .env("NEXUS_LOG_LEVEL", "warn");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    nexusctl().args(args).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn free_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+fn leftovers(parent: &Path) -> Vec<String> {
+    std::fs::read_dir(parent)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn init_with_unreachable_postgres_writes_nothing() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("state");
+    let o = run(&[
+        "init",
+        "--state-dir",
+        dir.to_str().unwrap(),
+        "--database-url",
+        "postgres://nexus:pw@127.0.0.1:1/nexus",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let e = text(&o.stderr);
+    assert!(
+        e.contains("nothing was written") && e.contains("cannot reach PostgreSQL at 127.0.0.1:1"),
+        "{e}"
+    );
+    assert!(
+        leftovers(parent.path()).is_empty(),
+        "left behind: {:?}",
+        leftovers(parent.path())
+    );
+}
+
+#[test]
+fn init_in_an_unwritable_place_is_refused() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let o = run(&[
+        "init",
+        "--state-dir",
+        file.path().join("state").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = text(&o.stderr);
+    assert!(
+        e.contains("cannot create") && e.contains("--state-dir"),
+        "{e}"
+    );
+}
+
+#[test]
+fn init_provisions_once() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("state");
+    let o = run(&[
+        "init",
+        "--state-dir",
+        dir.to_str().unwrap(),
+        "--json",
+        "--admin-email",
+        "boss@example.org",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["admin_email"], "boss@example.org");
+    assert_eq!(v["one_time_password"].as_str().unwrap().len(), 23);
+    for f in ["config.toml", "nexus.db", "secrets/session.key"] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        leftovers(parent.path()),
+        vec!["state"],
+        "no temporary directory left"
+    );
+    let again = run(&["init", "--state-dir", dir.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again.stderr).contains("already provisioned"));
+    let ok = run(&["configtest", "--state-dir", dir.to_str().unwrap()]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+}
+
+#[test]
+fn init_refuses_a_non_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("precious.txt"), "keep me").unwrap();
+    let o = run(&["init", "--state-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("is not empty"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("precious.txt")).unwrap(),
+        "keep me"
+    );
+}
+
+#[test]
+fn status_of_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "status",
+        "--state-dir",
+        dir.path().join("none").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["healthy"], false);
+    assert_eq!(v["daemons"][0]["state"], "stopped");
+}
+
+/// `nexusctl up` in the background, with its stdout lines on a channel.
+struct Up {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Up {
+    fn start(dir: &Path, listen: &str) -> Self {
+        let mut child = nexusctl()
+            .args([
+                "up",
+                "--state-dir",
+                dir.to_str().unwrap(),
+                "--listen",
+                listen,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("[up] {line}");
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// Waits for a stdout line containing `needle`; returns every line read.
+    fn wait_for(&self, needle: &str, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.contains(needle);
+                    seen.push(l);
+                    if hit {
+                        return seen;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("no line with {needle:?} within {timeout:?}; got {seen:?}");
+    }
+
+    fn terminate(&mut self) -> (Option<i32>, Duration) {
+        let start = Instant::now();
+        nix_kill(self.child.id(), "TERM");
+        let status = self.child.wait().unwrap();
+        (status.code(), start.elapsed())
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn nix_kill(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+fn status_json(dir: &Path) -> serde_json::Value {
+    let o = run(&["status", "--state-dir", dir.to_str().unwrap(), "--json"]);
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn up_status_crash_restart_and_stop() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("state");
+    let listen = free_port();
+    let mut up = Up::start(&dir, &listen);
+    let lines = up.wait_for("NEXUS is ready at", Duration::from_secs(60));
+    assert!(
+        lines.iter().any(|l| l.contains("one-time password: ")),
+        "first run prints the login: {lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("http://{listen}/")))
+    );
+
+    let s = status_json(&dir);
+    assert_eq!(s["healthy"], true, "{s}");
+    let web = &s["daemons"][0];
+    assert_eq!(
+        (
+            web["name"].as_str(),
+            web["state"].as_str(),
+            web["ready"].as_bool()
+        ),
+        (Some("web"), Some("running"), Some(true))
+    );
+    let first_pid = web["pid"].as_u64().unwrap();
+
+    // A second `up` on the same state directory is refused.
+    let twice = run(&[
+        "up",
+        "--state-dir",
+        dir.to_str().unwrap(),
+        "--listen",
+        &free_port(),
+    ]);
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(text(&twice.stderr).contains("already running"));
+
+    // A crashed daemon is restarted.
+    nix_kill(first_pid as u32, "KILL");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = status_json(&dir);
+        let web = &s["daemons"][0];
+        if web["state"] == "running"
+            && web["ready"] == true
+            && web["pid"].as_u64() != Some(first_pid)
+        {
+            assert_eq!(web["restarts"], 1);
+            break;
+        }
+        assert!(Instant::now() < deadline, "not restarted: {s}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let (code, took) = up.terminate();
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+    let s = status_json(&dir);
+    assert_eq!(s["daemons"][0]["state"], "stopped");
+    assert!(!dir.join("run/web.sock").exists(), "admin socket removed");
+
+    // The second run reuses the instance and prints no password.
+    let mut up = Up::start(&dir, &listen);
+    let lines = up.wait_for("NEXUS is ready at", Duration::from_secs(60));
+    assert!(!lines.iter().any(|l| l.contains("one-time password")));
+    let stop = run(&["stop", "--state-dir", dir.to_str().unwrap()]);
+    assert!(stop.status.success());
+    assert_eq!(up.child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn up_on_a_busy_port_fails_fast() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("state");
+    let start = Instant::now();
+    let o = run(&[
+        "up",
+        "--state-dir",
+        dir.to_str().unwrap(),
+        "--listen",
+        &addr,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(start.elapsed() < Duration::from_secs(20));
+    let e = text(&o.stderr);
+    assert!(
+        e.contains("already in use") && e.contains("before it was ready"),
+        "{e}"
+    );
+    let s = status_json(&dir);
+    assert_eq!(s["daemons"][0]["state"], "failed");
+}
