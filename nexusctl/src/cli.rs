@@ -40,7 +40,11 @@ pub enum Command {
     /// Stop an instance started with `nexusctl up` (sends it SIGTERM and waits).
     Stop,
     /// Check the instance's configuration and report every problem at once.
-    Configtest,
+    Configtest {
+        /// The nexusd binary [default: next to nexusctl, then $PATH].
+        #[arg(long, env = "NEXUSD", value_name = "PATH")]
+        nexusd: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args, Clone)]
@@ -132,7 +136,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status { json } => status::run(&dir, json),
         Command::Stop => supervisor::stop(&dir),
-        Command::Configtest => {
+        Command::Configtest { nexusd } => {
             if !dir.is_provisioned() {
                 return fail(
                     2,
@@ -142,11 +146,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     ),
                 );
             }
-            let nexusd = daemons::find_nexusd(None)?;
+            let nexusd = daemons::find_nexusd(nexusd.as_deref())?;
             let status = std::process::Command::new(nexusd)
                 .arg("configtest")
                 .arg("--state-dir")
                 .arg(&dir.root)
+                .env_remove("NEXUS_CONFIG")
                 .status()?;
             Ok(ExitCode::from(
                 u8::try_from(status.code().unwrap_or(1)).unwrap_or(1),

@@ -16,9 +16,16 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli::run(cli) {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("nexusctl: {e:#}");
-            ExitCode::from(e.downcast_ref::<cli::Exit>().map_or(1, |x| x.0))
-        }
+        Err(e) => match e.downcast_ref::<cli::Exit>() {
+            // Our own failures carry their message as the outermost context.
+            Some(exit) => {
+                eprintln!("nexusctl: {e}");
+                ExitCode::from(exit.0)
+            }
+            None => {
+                eprintln!("nexusctl: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

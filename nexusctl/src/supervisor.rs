@@ -1,9 +1,11 @@
 //! `nexusctl up`: nexusctl's own supervisor, for machines without systemd (a laptop, CI).
 //!
 //! It runs the same `nexusd serve` processes that systemd runs on the appliance and speaks
-//! the same protocol to them: each child gets a `NOTIFY_SOCKET` and reports `READY=1`,
-//! `STOPPING=1` and `WATCHDOG=1` exactly as it would to systemd. A child that crashes after
-//! it was ready is restarted with back-off; SIGTERM or Ctrl-C stops them all gracefully.
+//! the same protocol to them: each child gets a `NOTIFY_SOCKET` and reports `READY=1` (and
+//! `STOPPING=1`, `STATUS=…`) exactly as it would to systemd; readiness is what the supervisor
+//! waits for. A child that crashes after it was ready is restarted with back-off; SIGTERM or
+//! Ctrl-C stops them all gracefully. (No watchdog is armed here: a hung daemon is
+//! systemd's to catch on the appliance.)
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -143,6 +145,12 @@ async fn supervise(
     };
     dir.write_record(&record)?;
 
+    // Printed before anything can fail, so a first start that fails (a busy port, say)
+    // does not lose the only copy of the administrator's password.
+    if let Some(p) = first_run {
+        print_credentials(p);
+    }
+
     let (trigger, token) = tokio_util_lite::pair();
     let (tx, mut rx) = mpsc::channel::<Event>(64);
     let mut tasks = Vec::new();
@@ -186,9 +194,6 @@ async fn supervise(
                         if pending_ready > 0 {
                             pending_ready -= 1;
                             if pending_ready == 0 {
-                                if let Some(p) = first_run {
-                                    print_credentials(p);
-                                }
                                 println!("NEXUS is ready at {url}");
                                 println!("Press Ctrl-C to stop.");
                             }

@@ -50,7 +50,7 @@ fn with_config(
     match f(cfg) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure { code, message }) => {
-            tracing::error!("{message}");
+            // stderr reaches the journal too; one line, not a log event and a copy.
             eprintln!("nexusd: {message}");
             ExitCode::from(code)
         }
@@ -132,7 +132,11 @@ fn sources(args: &ConfigArgs, serve: Option<&ServeArgs>) -> Result<Sources, conf
 }
 
 fn load(args: &ConfigArgs, serve: Option<&ServeArgs>) -> Result<Config, config::ConfigErrors> {
-    config::load(&sources(args, serve)?)
+    let (cfg, warnings) = config::load_with_warnings(&sources(args, serve)?)?;
+    for w in warnings {
+        eprintln!("nexusd: warning: {w}");
+    }
+    Ok(cfg)
 }
 
 fn default_config_file(state_dir: Option<&Path>) -> Option<PathBuf> {
@@ -145,9 +149,17 @@ fn default_config_file(state_dir: Option<&Path>) -> Option<PathBuf> {
 
 fn configtest(args: &ConfigtestArgs) -> ExitCode {
     if args.keys {
-        println!("{:<40} {:<44} DEFAULT", "KEY", "ENVIRONMENT");
+        use std::io::Write;
+        // Written without println! so that `| head` (a closed pipe) ends quietly.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{:<40} {:<44} DEFAULT", "KEY", "ENVIRONMENT");
         for (key, env, default) in config::describe_keys() {
-            println!("{key:<40} {env:<44} {default}");
+            if key == "version" {
+                continue;
+            }
+            if writeln!(out, "{key:<40} {env:<44} {default}").is_err() {
+                break;
+            }
         }
         return ExitCode::SUCCESS;
     }

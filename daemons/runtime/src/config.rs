@@ -88,7 +88,7 @@ pub enum LogFormat {
     Auto,
     /// One line per event, no colours; what the journal wants.
     Plain,
-    /// Multi-line, coloured.
+    /// Compact and coloured, for a terminal.
     Pretty,
     /// One JSON object per line.
     Json,
@@ -113,7 +113,7 @@ pub struct WebConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AuthConfig {
-    /// Hours a login session lasts without activity.
+    /// Hours a login session lasts after the login.
     pub session_hours: u64,
     /// Failed logins per account within `lockout_minutes` before it is locked temporarily.
     pub max_failures_per_account: u32,
@@ -305,6 +305,12 @@ const NON_KEY_ENV: &[&str] = &["NEXUS_CONFIG"];
 
 /// Loads and validates the configuration from all layers.
 pub fn load(sources: &Sources) -> Result<Config, ConfigErrors> {
+    load_with_warnings(sources).map(|(c, _)| c)
+}
+
+/// Like [`load`], also returning what is suspicious but not wrong (unknown `NEXUS_*`
+/// environment variables), for the caller to print.
+pub fn load_with_warnings(sources: &Sources) -> Result<(Config, Vec<ConfigIssue>), ConfigErrors> {
     let mut issues = Vec::new();
     let defaults = default_table();
     let mut merged = Table::new();
@@ -354,11 +360,15 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigErrors> {
         }
     }
 
-    // Layer 2: NEXUS_* environment variables, one per known key.
+    // Layer 2: NEXUS_* environment variables, one per known key. Other NEXUS_* variables
+    // (a test harness's, a script's) are not ours to refuse: they are reported as warnings,
+    // with a suggestion when they look like a misspelt key.
     let env_names: BTreeMap<String, String> = leaf_keys(&defaults)
         .into_iter()
+        .filter(|k| k != "version")
         .map(|k| (env_name(&k), k))
         .collect();
+    let mut warnings = Vec::new();
     for (name, raw) in &sources.env {
         if !name.starts_with("NEXUS_")
             || NON_KEY_ENV.contains(&name.as_str())
@@ -368,15 +378,13 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigErrors> {
         }
         let origin = Origin::Env(name.clone());
         match env_names.get(name) {
-            None => issues.push(ConfigIssue {
+            None => warnings.push(ConfigIssue {
                 key: String::new(),
                 origin,
-                problem: "not a NEXUS setting".to_owned(),
+                problem: "not a NEXUS setting; ignored".to_owned(),
                 fix: suggest(name, env_names.keys().map(String::as_str))
                     .map(|s| format!("did you mean {s}?"))
-                    .unwrap_or_else(|| {
-                        "unset it; `nexusd configtest --keys` lists the variables".to_owned()
-                    }),
+                    .unwrap_or_else(|| "`nexusd configtest --keys` lists the variables".to_owned()),
             }),
             Some(key) => match typed_value(&defaults, key, raw) {
                 Ok(v) => {
@@ -394,6 +402,7 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigErrors> {
     }
 
     // Layer 3: flags.
+    let all_keys = leaf_keys(&defaults);
     for (key, raw, flag) in &sources.flags {
         let origin = Origin::Flag(flag.clone());
         match typed_value(&defaults, key, raw) {
@@ -405,7 +414,13 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigErrors> {
                 key: key.clone(),
                 origin,
                 problem,
-                fix: String::new(),
+                fix: if get_path(&defaults, key).is_none() {
+                    suggest(key, all_keys.iter().map(String::as_str))
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| "`nexusd configtest --keys` lists every key".to_owned())
+                } else {
+                    String::new()
+                },
             }),
         }
     }
@@ -465,6 +480,14 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigErrors> {
         }
     }
 
+    // A relative state directory is relative to where the command runs; make it absolute
+    // once, so paths inside it are not resolved twice.
+    if config.state_dir.is_relative()
+        && !config.state_dir.as_os_str().is_empty()
+        && let Ok(cwd) = std::env::current_dir()
+    {
+        config.state_dir = cwd.join(&config.state_dir);
+    }
     if config.state_dir.as_os_str().is_empty()
         && let Some(dir) = file_dir
     {
@@ -479,7 +502,7 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigErrors> {
     // Keep the order stable and the list free of repeats.
     issues.dedup();
     if issues.is_empty() {
-        Ok(config)
+        Ok((config, warnings))
     } else {
         Err(ConfigErrors(issues))
     }
@@ -614,7 +637,15 @@ fn validate(c: &Config, origin_of: &dyn Fn(&str) -> Origin, issues: &mut Vec<Con
             "use file://blobs or s3://bucket/prefix",
         );
     }
-    if tracing_subscriber::EnvFilter::try_new(&c.log.level).is_err() {
+    const LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace", "off"];
+    let plain_word = |d: &str| !d.contains('=') && !d.contains("::") && !d.contains('[');
+    let unknown_level = c
+        .log
+        .level
+        .split(',')
+        .map(str::trim)
+        .any(|d| plain_word(d) && !LEVELS.contains(&d));
+    if unknown_level || tracing_subscriber::EnvFilter::try_new(&c.log.level).is_err() {
         bad(
             "log.level",
             format!("`{}` is not a log filter", c.log.level),
@@ -897,10 +928,7 @@ mod tests {
             "version = 1\nservr = 1\n[server]\nlisten = \"nowhere\"\nshutdown_timeout_secs = \"soon\"\n[database]\nmax_conections = 4\nurl = \"mysql://x\"\n",
         );
         let mut s = Sources::from_process(Some(file.clone()));
-        s.env = vec![
-            ("NEXUS_LOG_LEVL".into(), "debug".into()),
-            ("NEXUS_DATABASE_CONNECT_TIMEOUT_SECS".into(), "five".into()),
-        ];
+        s.env = vec![("NEXUS_DATABASE_CONNECT_TIMEOUT_SECS".into(), "five".into())];
         let errs = load(&s).expect_err("invalid");
         let text = errs.to_string();
         let keys: Vec<&str> = errs.0.iter().map(|i| i.key.as_str()).collect();
@@ -916,10 +944,6 @@ mod tests {
         }
         assert!(text.contains("did you mean `server`?"), "{text}");
         assert!(text.contains("did you mean `max_connections`?"), "{text}");
-        assert!(
-            text.contains("NEXUS_LOG_LEVL") && text.contains("did you mean NEXUS_LOG_LEVEL?"),
-            "{text}"
-        );
         assert!(
             text.contains(&file.display().to_string()),
             "names the file: {text}"
@@ -976,5 +1000,46 @@ mod tests {
             keys.iter()
                 .any(|(k, e, _)| k == "server.listen" && e == "NEXUS_SERVER_LISTEN")
         );
+    }
+
+    #[test]
+    fn unknown_environment_variables_are_warnings() {
+        let mut s = Sources::default().flag("state_dir", "/x", "--state-dir");
+        s.env = vec![
+            ("NEXUS_LOG_LEVL".into(), "debug".into()),
+            ("NEXUS_E2E_KEEP".into(), "1".into()),
+        ];
+        let (_, warnings) = load_with_warnings(&s).expect("valid");
+        let text: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(
+            text.iter()
+                .any(|t| t.contains("did you mean NEXUS_LOG_LEVEL?")),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn relative_state_dir_becomes_absolute() {
+        let c =
+            load(&Sources::default().flag("state_dir", "some/dir", "--state-dir")).expect("valid");
+        assert!(c.state_dir.is_absolute());
+        assert!(c.state_dir.ends_with("some/dir"));
+    }
+
+    #[test]
+    fn log_levels_and_unknown_flags_are_checked() {
+        let s = Sources::default()
+            .flag("state_dir", "/x", "--state-dir")
+            .flag("log.level", "verbose", "--log-level")
+            .flag("servr.listen", "1", "--set servr.listen");
+        let errs = load(&s).expect_err("invalid");
+        let text = errs.to_string();
+        assert!(text.contains("log.level"), "{text}");
+        assert!(text.contains("did you mean `server.listen`?"), "{text}");
+        let ok = Sources::default()
+            .flag("state_dir", "/x", "--state-dir")
+            .flag("log.level", "nexus_store=debug,info", "--log-level");
+        assert!(load(&ok).is_ok());
     }
 }

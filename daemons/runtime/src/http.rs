@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, MatchedPath, Request, State};
+use axum::http::Response as HttpResponse;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -188,12 +189,21 @@ pub async fn reject_cross_site(req: Request, next: Next) -> Response {
             return ApiError::new(
                 StatusCode::FORBIDDEN,
                 codes::CSRF_REJECTED,
-                "cross-site requests that change data are refused; use the NEXUS web app or an API token",
+                "cross-site requests that change data are refused; make the request from the NEXUS web app itself",
             )
             .into_response();
         }
     }
     next.run(req).await
+}
+
+/// `405` with the standard error body.
+pub async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        codes::METHOD_NOT_ALLOWED,
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
 }
 
 /// `404` with the standard error body for API paths no app serves.
@@ -257,7 +267,11 @@ pub fn web_router(dir: Option<&Path>) -> Router {
             tower::ServiceBuilder::new()
                 .layer(SetResponseHeaderLayer::overriding(
                     header::CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=31536000, immutable"),
+                    cache_when_found("public, max-age=31536000, immutable"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::VARY,
+                    HeaderValue::from_static("accept-encoding"),
                 ))
                 .service(assets),
         )
@@ -267,8 +281,24 @@ pub fn web_router(dir: Option<&Path>) -> Router {
                     header::CACHE_CONTROL,
                     HeaderValue::from_static("no-cache"),
                 ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::VARY,
+                    HeaderValue::from_static("accept-encoding"),
+                ))
                 .service(pages),
         )
+}
+
+/// A `Cache-Control` value for successful responses only: a 404 must not be cached for a
+/// year.
+fn cache_when_found<B>(
+    value: &'static str,
+) -> impl Fn(&HttpResponse<B>) -> Option<HeaderValue> + Clone {
+    move |resp: &HttpResponse<B>| {
+        resp.status()
+            .is_success()
+            .then(|| HeaderValue::from_static(value))
+    }
 }
 
 /// The client's address (the TCP peer), or `unknown` when not served over TCP (tests).

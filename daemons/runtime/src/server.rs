@@ -227,6 +227,7 @@ pub async fn start(
     let api = api
         .route("/api", any(http::api_not_found))
         .route("/api/{*rest}", any(http::api_not_found))
+        .method_not_allowed_fallback(http::method_not_allowed)
         .layer(middleware::from_fn(http::reject_cross_site))
         .route_layer(middleware::from_fn_with_state(
             "unmatched",
@@ -284,6 +285,8 @@ pub async fn start(
         }
     }
 
+    // The recorder must exist before anything describes a metric, or the HELP lines are lost.
+    crate::telemetry::prometheus();
     let admin_state = Arc::new(AdminState {
         ctx: ctx.clone(),
         apps: apps.clone(),
@@ -298,7 +301,6 @@ pub async fn start(
             c
         },
     });
-    crate::telemetry::prometheus();
     metrics::gauge!("nexus_build_info", "version" => env!("CARGO_PKG_VERSION"), "daemon" => config.server.name.clone()).set(1.0);
 
     // Background work: stops on `background`, which fires only after HTTP has drained.

@@ -128,6 +128,25 @@ impl Db {
         let options = PgConnectOptions::from_str(url)
             .map_err(|_| StoreError::UnsupportedDatabaseUrl { url: redact(url) })?;
         let target = format!("{}:{}", options.get_host(), options.get_port());
+        // One direct attempt first: the pool retries until its timeout and then reports only
+        // that it timed out, while a refused connection should be named at once.
+        match tokio::time::timeout(
+            opts.connect_timeout,
+            sqlx::ConnectOptions::connect(&options),
+        )
+        .await
+        {
+            Err(_) => {
+                return Err(StoreError::Unreachable {
+                    target,
+                    cause: format!("no answer within {} s", opts.connect_timeout.as_secs()),
+                });
+            }
+            Ok(Err(e)) => return Err(classify_pg_error(&target, e)),
+            Ok(Ok(conn)) => {
+                let _ = sqlx::Connection::close(conn).await;
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .acquire_timeout(opts.connect_timeout)

@@ -3,7 +3,12 @@
 //! An app writes its domain event with [`sqlite::append`] or [`postgres::append`] inside the
 //! transaction that makes the change, so the event exists exactly when the change does. The
 //! [`Outbox`] dispatcher then reads pending events in order, publishes them on the
-//! [`EventBus`], and marks them dispatched. Between nodes the same table feeds NATS later.
+//! [`EventBus`], and marks them dispatched in the same transaction, after publishing: a
+//! crash in between delivers the events again (at least once), never loses them.
+//!
+//! Each pending event is claimed by one process. With several daemons on one database an
+//! event therefore reaches the in-process bus of the daemon that claimed it; fan-out between
+//! processes and nodes (NATS) is planned.
 
 pub mod postgres;
 pub mod sqlite;
@@ -109,14 +114,14 @@ impl Outbox {
     pub async fn dispatch_pending(&self) -> Result<usize, StoreError> {
         let mut total = 0;
         loop {
-            let batch = match &self.db {
-                Db::Sqlite(pool) => sqlite::claim_batch(pool, BATCH).await?,
-                Db::Postgres(pool) => postgres::claim_batch(pool, BATCH).await?,
+            let bus = &self.bus;
+            let mut publish = |p: Pending| {
+                bus.publish(p.into());
             };
-            let n = batch.len();
-            for p in batch {
-                self.bus.publish(p.into());
-            }
+            let n = match &self.db {
+                Db::Sqlite(pool) => sqlite::claim_batch(&mut publish, pool, BATCH).await?,
+                Db::Postgres(pool) => postgres::claim_batch(&mut publish, pool, BATCH).await?,
+            };
             total += n;
             if i64::try_from(n).unwrap_or(i64::MAX) < BATCH {
                 return Ok(total);

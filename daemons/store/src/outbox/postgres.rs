@@ -24,7 +24,11 @@ pub async fn append(conn: &mut PgConnection, event: &NewEvent) -> Result<Uuid, S
     Ok(id)
 }
 
-pub(crate) async fn claim_batch(pool: &PgPool, limit: i64) -> Result<Vec<Pending>, StoreError> {
+pub(crate) async fn claim_batch(
+    publish: &mut (dyn FnMut(Pending) + Send),
+    pool: &PgPool,
+    limit: i64,
+) -> Result<usize, StoreError> {
     // SKIP LOCKED lets several nodes dispatch from one database without double delivery
     // inside a round and without waiting on each other.
     let mut tx = pool.begin().await?;
@@ -49,7 +53,11 @@ pub(crate) async fn claim_batch(pool: &PgPool, limit: i64) -> Result<Vec<Pending
             created_at: r.try_get("created_at")?,
         });
     }
+    // Publish before marking (see the SQLite twin): a crash in between means redelivery.
     let seqs: Vec<i64> = out.iter().map(|p| p.seq).collect();
+    for p in out {
+        publish(p);
+    }
     if !seqs.is_empty() {
         sqlx::query("UPDATE nexus_outbox SET dispatched_at = $1 WHERE seq = ANY($2)")
             .bind(Utc::now())
@@ -58,7 +66,7 @@ pub(crate) async fn claim_batch(pool: &PgPool, limit: i64) -> Result<Vec<Pending
             .await?;
     }
     tx.commit().await?;
-    Ok(out)
+    Ok(seqs.len())
 }
 
 pub(crate) async fn prune(pool: &PgPool, before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -24,7 +24,11 @@ pub async fn append(conn: &mut SqliteConnection, event: &NewEvent) -> Result<Uui
     Ok(id)
 }
 
-pub(crate) async fn claim_batch(pool: &SqlitePool, limit: i64) -> Result<Vec<Pending>, StoreError> {
+pub(crate) async fn claim_batch(
+    publish: &mut (dyn FnMut(Pending) + Send),
+    pool: &SqlitePool,
+    limit: i64,
+) -> Result<usize, StoreError> {
     // One writer at a time in SQLite: BEGIN IMMEDIATE makes the claim exclusive.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let rows = sqlx::query(
@@ -48,17 +52,24 @@ pub(crate) async fn claim_batch(pool: &SqlitePool, limit: i64) -> Result<Vec<Pen
             created_at: r.try_get("created_at")?,
         });
     }
-    if let Some(last) = out.last() {
+    // Publish before marking: if the process dies in between, the commit never happens and
+    // the events go out again on the next start (at least once, never lost).
+    let n = out.len();
+    let last = out.last().map(|p| p.seq);
+    for p in out {
+        publish(p);
+    }
+    if let Some(last) = last {
         sqlx::query(
             "UPDATE nexus_outbox SET dispatched_at = ? WHERE dispatched_at IS NULL AND seq <= ?",
         )
         .bind(Utc::now())
-        .bind(last.seq)
+        .bind(last)
         .execute(&mut *tx)
         .await?;
     }
     tx.commit().await?;
-    Ok(out)
+    Ok(n)
 }
 
 pub(crate) async fn prune(pool: &SqlitePool, before: DateTime<Utc>) -> Result<u64, StoreError> {
