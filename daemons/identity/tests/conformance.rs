@@ -12,32 +12,7 @@ use nexus_identity::throttle::Throttle;
 use nexus_identity::{IdentityError, MIGRATIONS};
 use nexus_store::{Db, EventBus, OrgId, Outbox};
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let t = nexus_store::testing::TestDb::sqlite().await.expect("sqlite");
-                    super::$name(&t.db).await;
-                    t.cleanup().await.expect("cleanup");
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(t) = nexus_store::testing::TestDb::postgres().await.expect("postgres") else { return };
-                    super::$name(&t.db).await;
-                    t.cleanup().await.expect("cleanup");
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+nexus_store::each_backend!(
     tenants_are_isolated,
     duplicates_conflict,
     changes_emit_events,

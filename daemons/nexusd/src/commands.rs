@@ -84,10 +84,16 @@ fn block_on<F: std::future::Future<Output = Result<(), Failure>>>(f: F) -> Resul
 }
 
 fn sources(args: &ConfigArgs, serve: Option<&ServeArgs>) -> Result<Sources, config::ConfigErrors> {
+    // The state directory may come from NEXUS_STATE_DIR too; its config.toml is the default
+    // config file either way.
+    let state_dir = args
+        .state_dir
+        .clone()
+        .or_else(|| std::env::var_os("NEXUS_STATE_DIR").map(PathBuf::from));
     let file = args
         .config
         .clone()
-        .or_else(|| default_config_file(args.state_dir.as_deref()));
+        .or_else(|| default_config_file(state_dir.as_deref()));
     let mut s = Sources::from_process(file);
     if let Some(d) = &args.state_dir {
         s = s.flag("state_dir", d.display().to_string(), "--state-dir");

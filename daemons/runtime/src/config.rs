@@ -480,14 +480,6 @@ pub fn load_with_warnings(sources: &Sources) -> Result<(Config, Vec<ConfigIssue>
         }
     }
 
-    // A relative state directory is relative to where the command runs; make it absolute
-    // once, so paths inside it are not resolved twice.
-    if config.state_dir.is_relative()
-        && !config.state_dir.as_os_str().is_empty()
-        && let Ok(cwd) = std::env::current_dir()
-    {
-        config.state_dir = cwd.join(&config.state_dir);
-    }
     if config.state_dir.as_os_str().is_empty()
         && let Some(dir) = file_dir
     {
@@ -496,6 +488,14 @@ pub fn load_with_warnings(sources: &Sources) -> Result<(Config, Vec<ConfigIssue>
         } else {
             dir
         };
+    }
+    // A relative state directory (from a flag, or a relative --config) is relative to where
+    // the command runs; make it absolute once, so paths inside it are not resolved twice.
+    if config.state_dir.is_relative()
+        && !config.state_dir.as_os_str().is_empty()
+        && let Ok(cwd) = std::env::current_dir()
+    {
+        config.state_dir = cwd.join(&config.state_dir);
     }
     validate(&config, &origin_of, &mut issues);
 

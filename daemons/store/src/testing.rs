@@ -7,6 +7,35 @@
 
 use std::path::PathBuf;
 
+/// Generates, for each named `async fn NAME(db: &Db)` suite function in scope, a test
+/// `sqlite::NAME` on a fresh SQLite database and a test `postgres::NAME` on a fresh
+/// PostgreSQL database: one conformance suite, both backends.
+#[macro_export]
+macro_rules! each_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let t = $crate::testing::TestDb::sqlite().await.expect("sqlite");
+                    super::$name(&t.db).await;
+                    t.cleanup().await.expect("cleanup");
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(t) = $crate::testing::TestDb::postgres().await.expect("postgres") else { return };
+                    super::$name(&t.db).await;
+                    t.cleanup().await.expect("cleanup");
+                }
+            )*
+        }
+    };
+}
+
 use sqlx::Connection;
 
 use crate::{Db, DbOptions, StoreError};

@@ -11,33 +11,7 @@ use nexus_store::migrate::{self, AppMigrations, Migration};
 use nexus_store::testing::TestDb;
 use nexus_store::{BlobKey, BlobStore, Db, EventBus, NewEvent, OrgId, Outbox, StoreError};
 
-/// Generates `<name>_sqlite` and `<name>_postgres` tests from one async suite function.
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let t = nexus_store::testing::TestDb::sqlite().await.expect("sqlite");
-                    super::$name(&t.db).await;
-                    t.cleanup().await.expect("cleanup");
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(t) = nexus_store::testing::TestDb::postgres().await.expect("postgres") else { return };
-                    super::$name(&t.db).await;
-                    t.cleanup().await.expect("cleanup");
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+nexus_store::each_backend!(
     migrations_apply_once_and_in_order,
     edited_migrations_are_refused,
     newer_database_is_refused,

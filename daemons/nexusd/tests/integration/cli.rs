@@ -179,3 +179,35 @@ fn unreachable_postgres_is_named() {
     );
     assert!(!e.contains("secret"), "the password is never printed: {e}");
 }
+
+#[test]
+fn state_dir_from_the_environment_finds_its_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "version = 1\n[server]\nlisten = \"127.0.0.1:4567\"\n",
+    )
+    .unwrap();
+    let o = nexusd(
+        &["configtest"],
+        &[("NEXUS_STATE_DIR", dir.path().to_str().unwrap())],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("127.0.0.1:4567"));
+}
+
+#[test]
+fn relative_config_path_works() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rel")).unwrap();
+    std::fs::write(dir.path().join("rel/config.toml"), "version = 1\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_nexusd"))
+        .args(["migrate", "--config", "rel/config.toml"])
+        .current_dir(dir.path())
+        .env_remove("NEXUS_CONFIG")
+        .env_remove("NEXUS_STATE_DIR")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("rel/nexus.db").is_file());
+}
