@@ -43,8 +43,9 @@ impl From<IdentityError> for ApiError {
                 codes::AUTH_INVALID_CREDENTIALS,
                 msg,
             ),
-            IdentityError::Throttled { .. } => {
+            IdentityError::Throttled { retry_after_secs } => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, codes::AUTH_THROTTLED, msg)
+                    .with_retry_after(retry_after_secs)
             }
             IdentityError::Disabled => {
                 ApiError::new(StatusCode::FORBIDDEN, codes::AUTH_DISABLED, msg)

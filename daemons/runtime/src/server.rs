@@ -249,9 +249,9 @@ pub async fn start(
     let router = api
         .merge(web)
         .layer(CompressionLayer::new().compress_when(compress))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        .layer(middleware::from_fn_with_state(
             Duration::from_secs(config.server.request_timeout_secs),
+            http::request_timeout,
         ))
         .layer(
             tower_http::set_header::SetResponseHeaderLayer::if_not_present(

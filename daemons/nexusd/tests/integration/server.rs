@@ -434,13 +434,21 @@ impl App for Probe {
     }
 
     fn routes(&self, _: &AppContext) -> Result<Router, String> {
-        Ok(Router::new().route(
-            "/api/probe/slow",
-            get(|| async {
-                tokio::time::sleep(Duration::from_millis(700)).await;
-                "finished"
-            }),
-        ))
+        Ok(Router::new()
+            .route(
+                "/api/probe/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_millis(700)).await;
+                    "finished"
+                }),
+            )
+            .route(
+                "/api/probe/stuck",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    "never"
+                }),
+            ))
     }
 
     fn jobs(&self, _: &AppContext) -> Vec<Job> {
@@ -519,4 +527,58 @@ async fn shutdown_drains_requests_and_stops_jobs_and_listeners() {
         reqwest::get(format!("{base}/api/apps")).await.is_err(),
         "no longer listening"
     );
+}
+
+#[tokio::test]
+async fn slow_requests_time_out_with_a_code() {
+    let probe = Probe {
+        job_stopped: Arc::new(AtomicBool::new(false)),
+        listener_addr: Arc::new(std::sync::Mutex::new(None)),
+    };
+    let mut all = apps();
+    all.push(Arc::new(probe));
+    let s = TestServer::start_with(all, Backend::Sqlite, |c| c.server.request_timeout_secs = 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let resp = s
+        .client
+        .get(s.url("/api/probe/stuck"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(error_code(resp).await, codes::TIMEOUT);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    s.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn brute_force_is_throttled_with_retry_after() {
+    let s = TestServer::start(apps()).await.unwrap();
+    let (email, otp) = s.provision().await.unwrap();
+    let attempt = |password: &str| {
+        s.client
+            .post(s.url("/api/session"))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("guess").await.unwrap().status(), 401);
+    }
+    let locked = attempt(&otp).await.unwrap();
+    assert_eq!(
+        locked.status(),
+        429,
+        "even the right password waits out the lockout"
+    );
+    let retry: u64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=15 * 60).contains(&retry), "{retry}");
+    assert_eq!(error_code(locked).await, codes::AUTH_THROTTLED);
+    s.stop().await.unwrap();
 }
