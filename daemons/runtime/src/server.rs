@@ -195,6 +195,8 @@ pub async fn start(
     let public_addr = public.local_addr()?;
     let admin_path = config.resolve(&config.admin.socket);
     let admin_unix = bind_admin_socket(&admin_path).await?;
+    // Removed when the daemon stops, or at once if the start fails from here on.
+    let admin_file = RemoveOnDrop(admin_path.clone());
     let admin_tcp = match config.admin.listen.parse::<SocketAddr>() {
         Ok(a) => Some(bind_tcp(a, "admin.listen", "--admin-listen").await?),
         Err(_) => None,
@@ -420,7 +422,7 @@ pub async fn start(
         }
         admin_stop.cancel();
         db.close().await;
-        let _ = std::fs::remove_file(&admin_path);
+        drop(admin_file);
         tracing::info!("stopped");
         result
     });
@@ -434,6 +436,15 @@ pub async fn start(
         shutdown,
         tasks,
     })
+}
+
+/// Deletes a file when dropped (the admin socket's path: a socket file outlives its listener).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 async fn bind_tcp(addr: SocketAddr, key: &str, flag: &str) -> Result<TcpListener, ServeError> {

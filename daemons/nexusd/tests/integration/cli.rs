@@ -178,6 +178,11 @@ fn unreachable_postgres_is_named() {
         "{e}"
     );
     assert!(!e.contains("secret"), "the password is never printed: {e}");
+    assert!(
+        !dir.path().join("run/nexusd.sock").exists(),
+        "no admin socket left behind"
+    );
+    assert!(!dir.path().join("nexus.db").exists());
 }
 
 #[test]
