@@ -64,7 +64,15 @@ pub async fn run(db: &Db, apps: &[&AppMigrations]) -> Result<MigrationReport, St
             sqlx::raw_sql(BOOTSTRAP).execute(pool).await?;
         }
         Db::Postgres(pool) => {
-            sqlx::raw_sql(BOOTSTRAP).execute(pool).await?;
+            // `IF NOT EXISTS` on an existing table makes PostgreSQL send a NOTICE, which
+            // would be logged at every start; look first.
+            let exists: bool =
+                sqlx::query_scalar("SELECT to_regclass('nexus_migrations') IS NOT NULL")
+                    .fetch_one(pool)
+                    .await?;
+            if !exists {
+                sqlx::raw_sql(BOOTSTRAP).execute(pool).await?;
+            }
         }
     }
     for app in apps {
