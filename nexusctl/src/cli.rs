@@ -72,6 +72,7 @@ pub struct InitArgs {
 #[derive(Debug, Args, Clone)]
 pub struct UpArgs {
     /// Public address to serve on [default: the instance's configured address, 127.0.0.1:8080].
+    /// Port 0 picks a free port; the URL printed when ready has the real one.
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<SocketAddr>,
     /// The nexusd binary [default: next to nexusctl, then $PATH].

@@ -126,11 +126,10 @@ async fn supervise(
         .map(|a| a.to_string())
         .or_else(|| configured_listen(&dir.config()))
         .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-    let url = public_url(&listen_text);
     let mut record = SupervisorRecord {
         pid: std::process::id(),
         started_at: now_secs(),
-        url: url.clone(),
+        url: public_url(&listen_text),
         stopped: false,
         daemons: DAEMONS
             .iter()
@@ -172,15 +171,13 @@ async fn supervise(
     let mut stopping_since: Option<Instant> = None;
     loop {
         tokio::select! {
-            _ = term.recv(), if stopping_since.is_none() => {
-                eprintln!("nexusctl: SIGTERM received, stopping NEXUS");
-                stopping_since = Some(Instant::now());
-                set_all(&mut record, DaemonState::Stopping);
-                let _ = dir.write_record(&record);
-                trigger.fire();
-            }
-            _ = int.recv(), if stopping_since.is_none() => {
-                eprintln!("nexusctl: stopping NEXUS");
+            why = async {
+                tokio::select! {
+                    _ = term.recv() => "SIGTERM received, stopping NEXUS",
+                    _ = int.recv() => "stopping NEXUS",
+                }
+            }, if stopping_since.is_none() => {
+                eprintln!("nexusctl: {why}");
                 stopping_since = Some(Instant::now());
                 set_all(&mut record, DaemonState::Stopping);
                 let _ = dir.write_record(&record);
@@ -191,10 +188,16 @@ async fn supervise(
                 match ev {
                     Event::Ready { name, pid } => {
                         update(&mut record, name, |d| { d.state = DaemonState::Running; d.pid = Some(pid); });
+                        // The daemon knows the address it bound (port 0 picks a free one).
+                        if DAEMONS.iter().any(|d| d.name == name && d.public)
+                            && let Some(bound) = bound_url(&dir.admin_socket(name)).await
+                        {
+                            record.url = bound;
+                        }
                         if pending_ready > 0 {
                             pending_ready -= 1;
                             if pending_ready == 0 {
-                                println!("NEXUS is ready at {url}");
+                                println!("NEXUS is ready at {}", record.url);
                                 println!("Press Ctrl-C to stop.");
                             }
                         } else {
@@ -250,6 +253,19 @@ async fn supervise(
         );
     }
     Ok(exit)
+}
+
+/// The public URL a ready daemon reports on its admin socket.
+async fn bound_url(admin_socket: &Path) -> Option<String> {
+    let (code, body) = crate::admin_client::get(admin_socket, "/status", Duration::from_secs(3))
+        .await
+        .ok()?;
+    if code != 200 {
+        return None;
+    }
+    serde_json::from_slice::<nexus_wire::DaemonReport>(&body)
+        .ok()
+        .map(|r| r.public_url)
 }
 
 fn set_all(rec: &mut SupervisorRecord, state: DaemonState) {

@@ -31,11 +31,6 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn free_port() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().to_string()
-}
-
 fn leftovers(parent: &Path) -> Vec<String> {
     std::fs::read_dir(parent)
         .unwrap()
@@ -235,21 +230,35 @@ fn status_json(dir: &Path) -> serde_json::Value {
 fn up_status_crash_restart_and_stop() {
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("state");
-    let listen = free_port();
-    let mut up = Up::start(&dir, &listen);
+    // Port 0: the daemon picks a free port and nexusctl reports the one it got.
+    let mut up = Up::start(&dir, "127.0.0.1:0");
     let lines = up.wait_for("NEXUS is ready at", Duration::from_secs(60));
     assert!(
         lines.iter().any(|l| l.contains("one-time password: ")),
         "first run prints the login: {lines:?}"
     );
+    let url = lines
+        .last()
+        .unwrap()
+        .trim_start_matches("NEXUS is ready at ")
+        .to_owned();
     assert!(
-        lines
-            .iter()
-            .any(|l| l.contains(&format!("http://{listen}/")))
+        url.starts_with("http://127.0.0.1:") && !url.starts_with("http://127.0.0.1:0/"),
+        "{url}"
+    );
+    let port: u16 = url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "serving at {url}"
     );
 
     let s = status_json(&dir);
     assert_eq!(s["healthy"], true, "{s}");
+    assert_eq!(s["url"], url.as_str());
     let web = &s["daemons"][0];
     assert_eq!(
         (
@@ -267,7 +276,7 @@ fn up_status_crash_restart_and_stop() {
         "--state-dir",
         dir.to_str().unwrap(),
         "--listen",
-        &free_port(),
+        "127.0.0.1:0",
     ]);
     assert_eq!(twice.status.code(), Some(2));
     assert!(text(&twice.stderr).contains("already running"));
@@ -297,7 +306,7 @@ fn up_status_crash_restart_and_stop() {
     assert!(!dir.join("run/web.sock").exists(), "admin socket removed");
 
     // The second run reuses the instance and prints no password.
-    let mut up = Up::start(&dir, &listen);
+    let mut up = Up::start(&dir, "127.0.0.1:0");
     let lines = up.wait_for("NEXUS is ready at", Duration::from_secs(60));
     assert!(!lines.iter().any(|l| l.contains("one-time password")));
     let stop = run(&["stop", "--state-dir", dir.to_str().unwrap()]);

@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -57,18 +56,6 @@ function findWebDist() {
     );
   }
   return dist;
-}
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 // eslint-disable-next-line no-control-regex
@@ -162,11 +149,11 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
       ctx.tmp = mkdtempSync(join(tmpdir(), 'nexus-e2e-'));
       ctx.stateDir = join(ctx.tmp, 'state');
       mkdirSync(ctx.stateDir);
-      const port = await freePort();
-
       ctx.proc = spawn(
         ctx.bin,
-        ['up', '--state-dir', ctx.stateDir, '--listen', `127.0.0.1:${port}`],
+        // Port 0: nexusd binds a free port and nexusctl prints the URL it really got,
+        // so no other process can take the port between choosing and binding it.
+        ['up', '--state-dir', ctx.stateDir, '--listen', '127.0.0.1:0'],
         {
           env: { ...process.env, NEXUS_WEB_DIR: webDist, NO_COLOR: '1' },
           stdio: ['ignore', 'pipe', 'pipe'],
