@@ -418,6 +418,8 @@ impl Daemon {
             cmd.arg("--listen").arg(l.to_string());
         }
         cmd.env("NOTIFY_SOCKET", &self.notify_socket)
+            // nexusd asks the kernel for SIGTERM when this process dies (even by SIGKILL).
+            .env("NEXUS_SUPERVISOR_PID", std::process::id().to_string())
             .env_remove("NEXUS_CONFIG")
             .stdin(Stdio::null())
             // Its own process group: Ctrl-C reaches nexusctl only, which then stops the

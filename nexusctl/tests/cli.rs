@@ -338,3 +338,29 @@ fn up_on_a_busy_port_fails_fast() {
     let s = status_json(&dir);
     assert_eq!(s["daemons"][0]["state"], "failed");
 }
+
+#[test]
+fn daemons_stop_when_the_supervisor_is_killed() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("state");
+    let mut up = Up::start(&dir, "127.0.0.1:0");
+    up.wait_for("NEXUS is ready at", Duration::from_secs(60));
+    let pid = status_json(&dir)["daemons"][0]["pid"].as_u64().unwrap() as u32;
+    up.child.kill().unwrap();
+    up.child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nexusd {pid} outlived its supervisor"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

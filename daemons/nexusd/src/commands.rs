@@ -201,7 +201,32 @@ fn configtest(args: &ConfigtestArgs) -> ExitCode {
     }
 }
 
+/// Under nexusctl's supervisor (which sets `NEXUS_SUPERVISOR_PID`), ask the kernel for a
+/// SIGTERM when the supervisor dies, so a supervisor killed with SIGKILL does not leave its
+/// daemons running. systemd needs nothing of the kind.
+fn stop_with_supervisor() -> Result<(), Failure> {
+    let Some(pid) = std::env::var("NEXUS_SUPERVISOR_PID")
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+    else {
+        return Ok(());
+    };
+    if let Err(e) = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM) {
+        tracing::warn!(error = %e, "cannot ask to be stopped with the supervisor");
+    }
+    // The supervisor may have died before the request took effect.
+    if nix::unistd::getppid().as_raw() != pid {
+        return Err(Failure {
+            code: 1,
+            message: "the nexusctl supervisor that started this daemon is gone; not starting"
+                .to_owned(),
+        });
+    }
+    Ok(())
+}
+
 async fn serve(cfg: Config) -> Result<(), Failure> {
+    stop_with_supervisor()?;
     let shutdown = CancellationToken::new();
     nexus_runtime::lifecycle::cancel_on_signals(shutdown.clone()).map_err(|e| Failure {
         code: 1,

@@ -301,7 +301,7 @@ impl Sources {
 }
 
 /// Environment variables that are ours but are not config keys.
-const NON_KEY_ENV: &[&str] = &["NEXUS_CONFIG"];
+const NON_KEY_ENV: &[&str] = &["NEXUS_CONFIG", "NEXUS_SUPERVISOR_PID"];
 
 /// Loads and validates the configuration from all layers.
 pub fn load(sources: &Sources) -> Result<Config, ConfigErrors> {
