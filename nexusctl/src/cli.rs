@@ -39,6 +39,28 @@ pub enum Command {
     },
     /// Stop an instance started with `nexusctl up` (sends it SIGTERM and waits).
     Stop,
+    /// Manage users: add, list, disable, enable, reset-password (`nexusctl users --help`).
+    #[command(disable_help_flag = true)]
+    Users {
+        /// The `nexusd users` command line, e.g. `add --email ann@example.org --role admin`.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// Manage organizations: create, list (`nexusctl orgs --help`).
+    #[command(disable_help_flag = true)]
+    Orgs {
+        /// The `nexusd orgs` command line, e.g. `create --name "Acme"`.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
     /// Check the instance's configuration and report every problem at once.
     Configtest {
         /// The nexusd binary [default: next to nexusctl, then $PATH].
@@ -136,6 +158,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             supervisor::up(&dir, &nexusd, args.listen, first_run.as_ref())
         }
         Command::Status { json } => status::run(&dir, json),
+        Command::Users { args } => forward(&dir, "users", &args),
+        Command::Orgs { args } => forward(&dir, "orgs", &args),
         Command::Stop => supervisor::stop(&dir),
         Command::Configtest { nexusd } => {
             if !dir.is_provisioned() {
@@ -159,6 +183,37 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             ))
         }
     }
+}
+
+/// Runs `nexusd WHAT --state-dir DIR ARGS…` on the instance and passes its exit code on.
+/// nexusd owns the logic (it has the identity app); nexusctl stays small.
+fn forward(dir: &StateDir, what: &str, args: &[String]) -> Result<ExitCode> {
+    let asks_help = args.is_empty()
+        || args
+            .iter()
+            .any(|a| a == "--help" || a == "-h" || a == "help");
+    if !asks_help && !dir.is_provisioned() {
+        return fail(
+            2,
+            format!(
+                "{} has no config.toml: run `nexusctl init` first",
+                dir.root.display()
+            ),
+        );
+    }
+    let explicit = std::env::var_os("NEXUSD").map(PathBuf::from);
+    let nexusd = daemons::find_nexusd(explicit.as_deref())?;
+    let status = std::process::Command::new(nexusd)
+        .arg(what)
+        .arg("--state-dir")
+        .arg(&dir.root)
+        .args(args)
+        .env_remove("NEXUS_CONFIG")
+        .env("NEXUS_LOG_LEVEL", "warn")
+        .status()?;
+    Ok(ExitCode::from(
+        u8::try_from(status.code().unwrap_or(1)).unwrap_or(1),
+    ))
 }
 
 fn default_listen() -> SocketAddr {

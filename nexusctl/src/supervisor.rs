@@ -194,6 +194,9 @@ async fn supervise(
                         {
                             record.url = bound;
                         }
+                        // Written before the ready line: whoever reads that line and then
+                        // asks `nexusctl status` must find the same state.
+                        let _ = dir.write_record(&record);
                         if pending_ready > 0 {
                             pending_ready -= 1;
                             if pending_ready == 0 {

@@ -364,3 +364,184 @@ fn daemons_stop_when_the_supervisor_is_killed() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// POST /api/session over a plain TCP connection; returns the status code.
+fn http_login(url: &str, email: &str, password: &str) -> u16 {
+    use std::io::{Read, Write};
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let body = serde_json::json!({ "email": email, "password": password }).to_string();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "POST /api/session HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    resp.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn users_and_orgs_from_the_command_line() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("state");
+    let d = dir.to_str().unwrap();
+    let none = run(&["users", "--state-dir", d, "list"]);
+    assert_eq!(none.status.code(), Some(2), "not provisioned yet");
+    assert!(run(&["init", "--state-dir", d]).status.success());
+
+    let added = run(&[
+        "--state-dir",
+        d,
+        "users",
+        "add",
+        "--email",
+        "Ann@Example.org",
+        "--role",
+        "admin",
+        "--json",
+    ]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let ann: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
+    assert_eq!(
+        (ann["email"].as_str(), ann["role"].as_str()),
+        (Some("ann@example.org"), Some("admin"))
+    );
+    let dup = run(&[
+        "--state-dir",
+        d,
+        "users",
+        "add",
+        "--email",
+        "ann@example.org",
+    ]);
+    assert_eq!(dup.status.code(), Some(2));
+    assert!(
+        text(&dup.stderr).contains("already exists"),
+        "{}",
+        text(&dup.stderr)
+    );
+
+    assert!(
+        run(&["--state-dir", d, "orgs", "create", "--name", "Beta Ltd"])
+            .status
+            .success()
+    );
+    let orgs: serde_json::Value =
+        serde_json::from_slice(&run(&["--state-dir", d, "orgs", "list", "--json"]).stdout).unwrap();
+    let slugs: Vec<&str> = orgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["beta-ltd", "my-organization"]);
+    let ambiguous = run(&["--state-dir", d, "users", "list"]);
+    assert_eq!(ambiguous.status.code(), Some(2));
+    assert!(
+        text(&ambiguous.stderr).contains("--org"),
+        "{}",
+        text(&ambiguous.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(
+        &run(&[
+            "--state-dir",
+            d,
+            "users",
+            "list",
+            "--org",
+            "my-organization",
+            "--json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let beta: serde_json::Value = serde_json::from_slice(
+        &run(&[
+            "--state-dir",
+            d,
+            "users",
+            "list",
+            "--org",
+            "beta-ltd",
+            "--json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert!(beta.as_array().unwrap().is_empty(), "tenants are separate");
+
+    // On a running instance: disable locks out, reset-password gives a working password.
+    let mut up = Up::start(&dir, "127.0.0.1:0");
+    let lines = up.wait_for("NEXUS is ready at", Duration::from_secs(60));
+    let url = lines
+        .last()
+        .unwrap()
+        .trim_start_matches("NEXUS is ready at ")
+        .to_owned();
+    let otp = ann["one_time_password"].as_str().unwrap();
+    assert_eq!(http_login(&url, "ann@example.org", otp), 200);
+    let org = ["--org", "my-organization"];
+    assert!(
+        run(&[
+            &[
+                "--state-dir",
+                d,
+                "users",
+                "disable",
+                "--email",
+                "ann@example.org"
+            ][..],
+            &org
+        ]
+        .concat())
+        .status
+        .success()
+    );
+    assert_eq!(http_login(&url, "ann@example.org", otp), 403);
+    assert!(
+        run(&[
+            &[
+                "--state-dir",
+                d,
+                "users",
+                "enable",
+                "--email",
+                "ann@example.org"
+            ][..],
+            &org
+        ]
+        .concat())
+        .status
+        .success()
+    );
+    let reset = run(&[
+        &[
+            "--state-dir",
+            d,
+            "users",
+            "reset-password",
+            "--email",
+            "ann@example.org",
+            "--json",
+        ][..],
+        &org,
+    ]
+    .concat());
+    assert!(reset.status.success(), "{}", text(&reset.stderr));
+    let new_otp =
+        serde_json::from_slice::<serde_json::Value>(&reset.stdout).unwrap()["one_time_password"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert_eq!(
+        http_login(&url, "ann@example.org", otp),
+        401,
+        "the old password is gone"
+    );
+    assert_eq!(http_login(&url, "ann@example.org", &new_otp), 200);
+    let (code, _) = up.terminate();
+    assert_eq!(code, Some(0));
+}

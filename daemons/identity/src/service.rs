@@ -239,6 +239,105 @@ impl IdentityService {
         Ok(otp)
     }
 
+    /// Creates an organization (operator command).
+    pub async fn create_org(&self, name: &str, slug: Option<&str>) -> Result<Organization> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(IdentityError::Invalid(
+                "the organization name must be 1 to 200 characters".into(),
+            ));
+        }
+        let slug = match slug {
+            Some(s) => {
+                let valid = !s.is_empty()
+                    && s.len() <= 63
+                    && s.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !s.starts_with('-')
+                    && !s.ends_with('-');
+                if !valid {
+                    return Err(IdentityError::Invalid(format!(
+                        "`{s}` is not a valid slug: use 1 to 63 lowercase letters, digits and inner '-'"
+                    )));
+                }
+                s.to_owned()
+            }
+            None => slugify(name),
+        };
+        self.store.create_org(&slug, name).await
+    }
+
+    /// The organization an operator command means: the one named by `slug`, or the only one.
+    pub async fn resolve_org(&self, slug: Option<&str>) -> Result<Organization> {
+        if let Some(s) = slug {
+            return self.store.org_by_slug(s).await?.ok_or_else(|| {
+                IdentityError::NotFound(format!("organization `{s}` (see `orgs list`)"))
+            });
+        }
+        let mut orgs = self.store.list_orgs().await?;
+        match orgs.len() {
+            0 => Err(IdentityError::NotFound(
+                "any organization: provision the instance first".into(),
+            )),
+            1 => Ok(orgs.remove(0)),
+            _ => Err(IdentityError::Invalid(
+                "there are several organizations: say which with --org SLUG (see `orgs list`)"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Adds a user with a one-time password (operator command); returns both.
+    pub async fn add_user(
+        &self,
+        org: OrgId,
+        email: &str,
+        display_name: Option<&str>,
+        role: Role,
+    ) -> Result<(User, String)> {
+        let email = normalize_email(email)?;
+        let display_name = display_name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map_or_else(
+                || email.split('@').next().unwrap_or_default().to_owned(),
+                str::to_owned,
+            );
+        if display_name.len() > 200 {
+            return Err(IdentityError::Invalid(
+                "the display name must be at most 200 characters".into(),
+            ));
+        }
+        let otp = generate_one_time_password();
+        let hash = hash_password(&otp).await?;
+        let user = self
+            .store
+            .create_user(
+                org,
+                &NewUser {
+                    email,
+                    display_name,
+                    role,
+                    password_hash: hash,
+                    must_change_password: true,
+                },
+            )
+            .await?;
+        Ok((user, otp))
+    }
+
+    /// Disables (and logs out everywhere) or re-enables a user (operator command).
+    pub async fn set_user_disabled(&self, org: OrgId, email: &str, disabled: bool) -> Result<User> {
+        let email = normalize_email(email)?;
+        let user = self
+            .store
+            .user_by_email(org, &email)
+            .await?
+            .ok_or_else(|| IdentityError::NotFound(format!("user {email}")))?;
+        self.store.set_disabled(org, user.id, disabled).await?;
+        Ok(User { disabled, ..user })
+    }
+
     pub async fn sweep_sessions(&self) -> Result<u64> {
         self.store.delete_expired_sessions(Utc::now()).await
     }

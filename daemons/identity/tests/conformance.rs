@@ -20,6 +20,7 @@ nexus_store::each_backend!(
     provision_then_login,
     wrong_passwords_are_throttled,
     password_change_rules,
+    operator_commands,
 );
 
 struct Fixture {
@@ -387,4 +388,105 @@ async fn password_change_rules(db: &Db) {
         .unwrap();
     // The hash is argon2id.
     assert!(hash_password("x").await.unwrap().starts_with("$argon2id$"));
+}
+
+async fn operator_commands(db: &Db) {
+    let f = fixture(db).await;
+    assert!(matches!(
+        f.service.resolve_org(None).await,
+        Err(IdentityError::NotFound(_))
+    ));
+    let p = f
+        .service
+        .provision("Acme", "owner@acme.test")
+        .await
+        .unwrap();
+    assert_eq!(
+        f.service.resolve_org(None).await.unwrap().id,
+        p.org.id,
+        "the only org is implied"
+    );
+    let beta = f
+        .service
+        .create_org("Beta Ltd", Some("beta"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            f.service.resolve_org(None).await,
+            Err(IdentityError::Invalid(_))
+        ),
+        "ambiguous now"
+    );
+    assert_eq!(
+        f.service.resolve_org(Some("beta")).await.unwrap().id,
+        beta.id
+    );
+    assert!(matches!(
+        f.service.resolve_org(Some("gamma")).await,
+        Err(IdentityError::NotFound(_))
+    ));
+    assert!(matches!(
+        f.service.create_org("X", Some("Bad Slug")).await,
+        Err(IdentityError::Invalid(_))
+    ));
+    assert!(matches!(
+        f.service.create_org("Again", Some("beta")).await,
+        Err(IdentityError::Conflict(_))
+    ));
+    assert_eq!(
+        f.service.create_org("Gamma & Co", None).await.unwrap().slug,
+        "gamma-co"
+    );
+
+    let (user, otp) = f
+        .service
+        .add_user(beta.id, " Ann@Beta.test ", None, Role::Admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        (user.email.as_str(), user.display_name.as_str(), user.role),
+        ("ann@beta.test", "ann", Role::Admin)
+    );
+    assert!(user.must_change_password);
+    assert!(matches!(
+        f.service
+            .add_user(beta.id, "ann@beta.test", None, Role::Member)
+            .await,
+        Err(IdentityError::Conflict(_))
+    ));
+    let login = f.service.login("ann@beta.test", &otp, "x").await.unwrap();
+
+    let disabled = f
+        .service
+        .set_user_disabled(beta.id, "ann@beta.test", true)
+        .await
+        .unwrap();
+    assert!(disabled.disabled);
+    assert!(
+        f.service
+            .authenticate(&login.token)
+            .await
+            .unwrap()
+            .is_none(),
+        "sessions end"
+    );
+    assert!(matches!(
+        f.service.login("ann@beta.test", &otp, "x").await,
+        Err(IdentityError::Disabled)
+    ));
+    assert!(
+        matches!(
+            f.service
+                .set_user_disabled(p.org.id, "ann@beta.test", true)
+                .await,
+            Err(IdentityError::NotFound(_))
+        ),
+        "another tenant's user cannot be touched"
+    );
+    f.service
+        .set_user_disabled(beta.id, "ann@beta.test", false)
+        .await
+        .unwrap();
+    f.service.login("ann@beta.test", &otp, "x").await.unwrap();
 }

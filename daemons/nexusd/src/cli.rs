@@ -25,6 +25,20 @@ pub enum Command {
     Configtest(ConfigtestArgs),
     /// Create the first organization and its administrator; print the one-time password.
     Provision(ProvisionArgs),
+    /// Manage users: add, list, disable, enable, reset-password.
+    Users {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Manage organizations: create, list.
+    Orgs {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(subcommand)]
+        command: OrgsCommand,
+    },
     /// Print the version.
     Version {
         /// Print JSON.
@@ -95,4 +109,80 @@ pub struct ProvisionArgs {
     /// Print JSON (for nexusctl).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum UsersCommand {
+    /// Add a user; prints a one-time password they change at first login.
+    Add {
+        /// E-mail address (the login name).
+        #[arg(long)]
+        email: String,
+        /// Display name [default: the part of the e-mail before @].
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "member", value_parser = ["owner", "admin", "member", "guest"])]
+        role: String,
+        /// Organization slug [default: the only organization].
+        #[arg(long)]
+        org: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the users of an organization.
+    List {
+        /// Organization slug [default: the only organization].
+        #[arg(long)]
+        org: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user and end all their sessions.
+    Disable {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Re-enable a disabled user.
+    Enable {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Replace a user's password with a new one-time password and end their sessions.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        org: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum OrgsCommand {
+    /// Create an organization (a new, fully separate tenant).
+    Create {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// Its short identifier [default: derived from the name].
+        #[arg(long)]
+        slug: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every organization.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }

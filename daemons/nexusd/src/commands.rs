@@ -8,7 +8,9 @@ use nexus_runtime::{ServeError, telemetry};
 use tokio_util::sync::CancellationToken;
 
 use crate::apps;
-use crate::cli::{Cli, Command, ConfigArgs, ConfigtestArgs, ProvisionArgs, ServeArgs};
+use crate::cli::{
+    Cli, Command, ConfigArgs, ConfigtestArgs, OrgsCommand, ProvisionArgs, ServeArgs, UsersCommand,
+};
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
@@ -26,6 +28,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Configtest(args) => configtest(&args),
         Command::Serve(args) => with_config(&args.config, Some(&args), |cfg| block_on(serve(cfg))),
         Command::Migrate(args) => with_config(&args, None, |cfg| block_on(migrate(cfg))),
+        Command::Users { config, command } => {
+            with_config(&config, None, |cfg| block_on(users(cfg, command)))
+        }
+        Command::Orgs { config, command } => {
+            with_config(&config, None, |cfg| block_on(orgs(cfg, command)))
+        }
         Command::Provision(args) => {
             with_config(&args.config, None, |cfg| block_on(provision(cfg, &args)))
         }
@@ -249,9 +257,13 @@ async fn migrate(cfg: Config) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn provision(cfg: Config, args: &ProvisionArgs) -> Result<(), Failure> {
-    nexus_runtime::server::prepare_state_dir(&cfg)?;
-    let db = nexus_runtime::server::connect_and_migrate(&cfg, &apps::all()).await?;
+/// The identity service over this instance's database (migrated first), for operator
+/// commands; the caller closes the returned database.
+async fn identity_service(
+    cfg: &Config,
+) -> Result<(nexus_identity::IdentityService, nexus_store::Db), Failure> {
+    nexus_runtime::server::prepare_state_dir(cfg)?;
+    let db = nexus_runtime::server::connect_and_migrate(cfg, &apps::all()).await?;
     let blobs =
         nexus_store::BlobStore::open(&cfg.blobs.url, &cfg.state_dir).map_err(ServeError::from)?;
     let outbox = nexus_store::Outbox::new(db.clone(), nexus_store::EventBus::default());
@@ -264,20 +276,27 @@ async fn provision(cfg: Config, args: &ProvisionArgs) -> Result<(), Failure> {
         secrets_dir: cfg.state_dir.join("secrets"),
         shutdown: CancellationToken::new(),
     };
-    let fail = |e: nexus_identity::IdentityError| Failure {
+    let service = nexus_identity::service(&ctx).map_err(|message| Failure { code: 1, message })?;
+    Ok((service, db))
+}
+
+/// Operator mistakes (unknown user, bad input, conflicts) exit 2; the rest 1.
+fn identity_failure(e: nexus_identity::IdentityError) -> Failure {
+    use nexus_identity::IdentityError as E;
+    Failure {
         code: match e {
-            nexus_identity::IdentityError::AlreadyProvisioned
-            | nexus_identity::IdentityError::Invalid(_) => 2,
+            E::AlreadyProvisioned | E::Invalid(_) | E::NotFound(_) | E::Conflict(_) => 2,
             _ => 1,
         },
         message: e.to_string(),
-    };
-    let service = nexus_identity::service(&ctx).map_err(|message| Failure { code: 1, message })?;
-    let p = service
-        .provision(&args.org_name, &args.admin_email)
-        .await
-        .map_err(fail)?;
+    }
+}
+
+async fn provision(cfg: Config, args: &ProvisionArgs) -> Result<(), Failure> {
+    let (service, db) = identity_service(&cfg).await?;
+    let provisioned = service.provision(&args.org_name, &args.admin_email).await;
     db.close().await;
+    let p = provisioned.map_err(identity_failure)?;
     if args.json {
         let out = serde_json::json!({
             "org": { "id": p.org.id.to_string(), "slug": p.org.slug, "name": p.org.name },
@@ -293,4 +312,160 @@ async fn provision(cfg: Config, args: &ProvisionArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!("{v}");
+}
+
+fn user_json(u: &nexus_identity::model::User) -> serde_json::Value {
+    serde_json::json!({
+        "id": u.id.to_string(),
+        "email": u.email,
+        "display_name": u.display_name,
+        "role": u.role.as_str(),
+        "disabled": u.disabled,
+        "must_change_password": u.must_change_password,
+        "created_at": u.created_at.to_rfc3339(),
+    })
+}
+
+async fn users(cfg: Config, command: UsersCommand) -> Result<(), Failure> {
+    let (service, db) = identity_service(&cfg).await?;
+    let result = users_inner(&service, command).await;
+    db.close().await;
+    result.map_err(identity_failure)
+}
+
+async fn users_inner(
+    service: &nexus_identity::IdentityService,
+    command: UsersCommand,
+) -> Result<(), nexus_identity::IdentityError> {
+    use nexus_identity::model::Role;
+    match command {
+        UsersCommand::Add {
+            email,
+            name,
+            role,
+            org,
+            json,
+        } => {
+            let org = service.resolve_org(org.as_deref()).await?;
+            let role = Role::parse(&role).unwrap_or(Role::Member);
+            let (user, otp) = service
+                .add_user(org.id, &email, name.as_deref(), role)
+                .await?;
+            if json {
+                let mut v = user_json(&user);
+                v["org"] = serde_json::json!(org.slug);
+                v["one_time_password"] = serde_json::json!(otp);
+                print_json(&v);
+            } else {
+                println!(
+                    "Added {} ({}) to {}",
+                    user.email,
+                    user.role.as_str(),
+                    org.name
+                );
+                println!("One-time password: {otp}");
+                println!(
+                    "(They choose their own password at first login; this one is not shown again.)"
+                );
+            }
+        }
+        UsersCommand::List { org, json } => {
+            let org = service.resolve_org(org.as_deref()).await?;
+            let users = service.store().list_users(org.id).await?;
+            if json {
+                print_json(&serde_json::Value::Array(
+                    users.iter().map(user_json).collect(),
+                ));
+            } else {
+                println!("{:<36} {:<8} {:<9} NAME", "E-MAIL", "ROLE", "STATE");
+                for u in users {
+                    let state = if u.disabled {
+                        "disabled"
+                    } else if u.must_change_password {
+                        "new"
+                    } else {
+                        "active"
+                    };
+                    println!(
+                        "{:<36} {:<8} {:<9} {}",
+                        u.email,
+                        u.role.as_str(),
+                        state,
+                        u.display_name
+                    );
+                }
+            }
+        }
+        UsersCommand::Disable { email, org } => {
+            let org = service.resolve_org(org.as_deref()).await?;
+            let user = service.set_user_disabled(org.id, &email, true).await?;
+            println!(
+                "Disabled {} in {}; their sessions have ended",
+                user.email, org.name
+            );
+        }
+        UsersCommand::Enable { email, org } => {
+            let org = service.resolve_org(org.as_deref()).await?;
+            let user = service.set_user_disabled(org.id, &email, false).await?;
+            println!("Enabled {} in {}", user.email, org.name);
+        }
+        UsersCommand::ResetPassword { email, org, json } => {
+            let org = service.resolve_org(org.as_deref()).await?;
+            let otp = service.reset_password(org.id, &email).await?;
+            if json {
+                print_json(
+                    &serde_json::json!({ "email": email.trim().to_lowercase(), "org": org.slug, "one_time_password": otp }),
+                );
+            } else {
+                println!(
+                    "New one-time password for {}: {otp}",
+                    email.trim().to_lowercase()
+                );
+                println!(
+                    "(Their sessions have ended; they choose a new password at the next login.)"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn orgs(cfg: Config, command: OrgsCommand) -> Result<(), Failure> {
+    let (service, db) = identity_service(&cfg).await?;
+    let result = async {
+        match command {
+            OrgsCommand::Create { name, slug, json } => {
+                let org = service.create_org(&name, slug.as_deref()).await?;
+                if json {
+                    print_json(&serde_json::json!({ "id": org.id.to_string(), "slug": org.slug, "name": org.name }));
+                } else {
+                    println!("Created organization {} ({})", org.name, org.slug);
+                    println!("Add its first administrator with: users add --org {} --email … --role owner", org.slug);
+                }
+            }
+            OrgsCommand::List { json } => {
+                let orgs = service.store().list_orgs().await?;
+                if json {
+                    print_json(&serde_json::Value::Array(
+                        orgs.iter()
+                            .map(|o| serde_json::json!({ "id": o.id.to_string(), "slug": o.slug, "name": o.name, "created_at": o.created_at.to_rfc3339() }))
+                            .collect(),
+                    ));
+                } else {
+                    println!("{:<24} NAME", "SLUG");
+                    for o in orgs {
+                        println!("{:<24} {}", o.slug, o.name);
+                    }
+                }
+            }
+        }
+        Ok::<(), nexus_identity::IdentityError>(())
+    }
+    .await;
+    db.close().await;
+    result.map_err(identity_failure)
 }

@@ -23,6 +23,7 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     /// All organizations: for platform administration only.
     async fn list_orgs(&self) -> Result<Vec<Organization>>;
     async fn count_orgs(&self) -> Result<i64>;
+    async fn org_by_slug(&self, slug: &str) -> Result<Option<Organization>>;
 
     /// Creates a user and writes an `identity.user.created` event in the same transaction.
     async fn create_user(&self, org: OrgId, user: &NewUser) -> Result<User>;
@@ -39,6 +40,9 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
         hash: &str,
         must_change: bool,
     ) -> Result<()>;
+    /// Disables (ending every session) or re-enables a user; writes an
+    /// `identity.user.disabled`/`enabled` event.
+    async fn set_disabled(&self, org: OrgId, id: UserId, disabled: bool) -> Result<()>;
 
     async fn create_session(&self, session: &Session) -> Result<()>;
     /// Looks a session up by its token hash (the token identifies the tenant).

@@ -67,6 +67,46 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
+            async fn org_by_slug(&self, slug: &str) -> crate::error::Result<Option<crate::model::Organization>> {
+                let row: Option<crate::store::OrgRow> =
+                    sqlx::query_as("SELECT id, slug, name, created_at FROM organizations WHERE slug = $1")
+                        .bind(slug)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn set_disabled(
+                &self,
+                org: nexus_store::OrgId,
+                id: crate::model::UserId,
+                disabled: bool,
+            ) -> crate::error::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let r = sqlx::query("UPDATE users SET disabled = $1 WHERE org_id = $2 AND id = $3")
+                    .bind(disabled)
+                    .bind(org)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                if r.rows_affected() == 0 {
+                    return Err(crate::error::IdentityError::NotFound(format!("user {id}")));
+                }
+                if disabled {
+                    sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
+                        .bind(org)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let kind = if disabled { "identity.user.disabled" } else { "identity.user.enabled" };
+                let event = nexus_store::NewEvent::new(org, "identity", kind, serde_json::json!({ "user_id": id }));
+                $append(&mut *tx, &event).await?;
+                tx.commit().await?;
+                self.outbox.wake();
+                Ok(())
+            }
+
             async fn count_orgs(&self) -> crate::error::Result<i64> {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM organizations").fetch_one(&self.pool).await?)
             }
