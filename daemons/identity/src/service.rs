@@ -224,14 +224,18 @@ impl IdentityService {
         Ok(())
     }
 
-    /// Sets a new one-time password for a user (operator reset); returns it.
-    pub async fn reset_password(&self, org: OrgId, email: &str) -> Result<String> {
+    /// The user with this e-mail in `org`, or `NotFound` naming them.
+    async fn user_in_org(&self, org: OrgId, email: &str) -> Result<User> {
         let email = normalize_email(email)?;
-        let user = self
-            .store
+        self.store
             .user_by_email(org, &email)
             .await?
-            .ok_or_else(|| IdentityError::NotFound(format!("user {email}")))?;
+            .ok_or_else(|| IdentityError::NotFound(format!("user {email}")))
+    }
+
+    /// Sets a new one-time password for a user (operator reset); returns it.
+    pub async fn reset_password(&self, org: OrgId, email: &str) -> Result<String> {
+        let user = self.user_in_org(org, email).await?;
         let otp = generate_one_time_password();
         let hash = hash_password(&otp).await?;
         self.store.set_password(org, user.id, &hash, true).await?;
@@ -328,12 +332,7 @@ impl IdentityService {
 
     /// Disables (and logs out everywhere) or re-enables a user (operator command).
     pub async fn set_user_disabled(&self, org: OrgId, email: &str, disabled: bool) -> Result<User> {
-        let email = normalize_email(email)?;
-        let user = self
-            .store
-            .user_by_email(org, &email)
-            .await?
-            .ok_or_else(|| IdentityError::NotFound(format!("user {email}")))?;
+        let user = self.user_in_org(org, email).await?;
         self.store.set_disabled(org, user.id, disabled).await?;
         Ok(User { disabled, ..user })
     }
