@@ -8,8 +8,10 @@
 //! - [`BlobStore`]: files through `object_store` (local filesystem or S3-compatible), streamed.
 //! - [`outbox`] and [`EventBus`]: domain events written in the same transaction as the change
 //!   they describe, then delivered to in-process subscribers.
+//! - [`audit`]: the append-only, hash-chained audit log, written in the same transactions.
 //! - [`OrgId`]: the tenant every row belongs to.
 
+pub mod audit;
 pub mod blob;
 pub mod bus;
 pub mod db;
@@ -31,14 +33,28 @@ pub use tenancy::OrgId;
 /// The store's own tables (migration history lives in its own bootstrap table).
 pub static MIGRATIONS: AppMigrations = AppMigrations {
     app: "store",
-    sqlite: &[Migration::new(
-        1,
-        "outbox",
-        include_str!("../migrations/sqlite/0001_outbox.sql"),
-    )],
-    postgres: &[Migration::new(
-        1,
-        "outbox",
-        include_str!("../migrations/postgres/0001_outbox.sql"),
-    )],
+    sqlite: &[
+        Migration::new(
+            1,
+            "outbox",
+            include_str!("../migrations/sqlite/0001_outbox.sql"),
+        ),
+        Migration::new(
+            2,
+            "audit",
+            include_str!("../migrations/sqlite/0002_audit.sql"),
+        ),
+    ],
+    postgres: &[
+        Migration::new(
+            1,
+            "outbox",
+            include_str!("../migrations/postgres/0001_outbox.sql"),
+        ),
+        Migration::new(
+            2,
+            "audit",
+            include_str!("../migrations/postgres/0002_audit.sql"),
+        ),
+    ],
 };

@@ -60,7 +60,11 @@ async fn migrations_apply_once_and_in_order(db: &Db) {
         .expect("first run");
     assert_eq!(
         first.applied,
-        vec!["store/0001 outbox", "conformance/0001 things"]
+        vec![
+            "store/0001 outbox",
+            "store/0002 audit",
+            "conformance/0001 things"
+        ]
     );
     let again = migrate::run(db, &[&nexus_store::MIGRATIONS, &v1])
         .await
