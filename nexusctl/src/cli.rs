@@ -61,6 +61,18 @@ pub enum Command {
         )]
         args: Vec<String>,
     },
+    /// Check the audit log's hash chain (`verify`; exit 3 when tampered with) or export it as
+    /// JSON Lines (`export [--org SLUG]`) (`nexusctl audit --help`).
+    #[command(disable_help_flag = true)]
+    Audit {
+        /// The `nexusd audit` command line, e.g. `verify` or `export --org acme`.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
     /// Check the instance's configuration and report every problem at once.
     Configtest {
         /// The nexusd binary [default: next to nexusctl, then $PATH].
@@ -160,6 +172,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status { json } => status::run(&dir, json),
         Command::Users { args } => forward(&dir, "users", &args),
         Command::Orgs { args } => forward(&dir, "orgs", &args),
+        Command::Audit { args } => forward(&dir, "audit", &args),
         Command::Stop => supervisor::stop(&dir),
         Command::Configtest { nexusd } => {
             if !dir.is_provisioned() {

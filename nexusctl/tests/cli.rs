@@ -545,3 +545,95 @@ fn users_and_orgs_from_the_command_line() {
     let (code, _) = up.terminate();
     assert_eq!(code, Some(0));
 }
+
+/// Runs SQL on the instance's SQLite database directly, as someone with file access could.
+fn tamper(state: &Path, sql: &'static str) {
+    use sqlx::{Connection, Executor};
+    let url = format!("sqlite://{}", state.join("nexus.db").display());
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            c.execute(sqlx::raw_sql(sql)).await.unwrap();
+            c.close().await.unwrap();
+        });
+}
+
+#[test]
+fn audit_log_is_verified_and_exported() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("state");
+    let d = dir.to_str().unwrap();
+    assert!(run(&["init", "--state-dir", d]).status.success());
+    for email in ["a@example.org", "b@example.org"] {
+        let o = run(&["--state-dir", d, "users", "add", "--email", email]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    let o = run(&[
+        "--state-dir",
+        d,
+        "users",
+        "disable",
+        "--email",
+        "a@example.org",
+    ]);
+    assert!(o.status.success());
+
+    let exported = run(&["--state-dir", d, "audit", "export"]);
+    assert!(exported.status.success(), "{}", text(&exported.stderr));
+    let records: Vec<serde_json::Value> = text(&exported.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<&str> = records
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "org.created",
+            "user.created",
+            "user.created",
+            "user.created",
+            "user.disabled"
+        ]
+    );
+    let who = records[1]["actor"].as_str().unwrap();
+    assert!(who.starts_with("operator:"), "{who}");
+    assert_eq!(records[1]["source"], "local");
+    assert!(
+        records
+            .iter()
+            .all(|r| r["hash"].as_str().unwrap().len() == 64)
+    );
+
+    let ok = run(&["--state-dir", d, "audit", "verify", "--json"]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(
+        (v["intact"].as_bool(), v["records"].as_u64()),
+        (Some(true), Some(5))
+    );
+    assert!(dir.join("audit.head").is_file(), "the head is kept");
+
+    // Removing the newest records (even with the triggers dropped) is noticed thanks to
+    // the kept head; editing one is noticed by its hash.
+    tamper(
+        &dir,
+        "DROP TRIGGER nexus_audit_no_update; DROP TRIGGER nexus_audit_no_delete; \
+         DELETE FROM nexus_audit WHERE seq = 5; \
+         UPDATE nexus_audit SET actor = 'someone else' WHERE seq = 2;",
+    );
+    let bad = run(&["--state-dir", d, "audit", "verify"]);
+    assert_eq!(bad.status.code(), Some(3));
+    let out = text(&bad.stdout);
+    assert!(out.contains("record 2 was edited"), "{out}");
+    assert!(out.contains("record 5 (the newest"), "{out}");
+    assert!(
+        text(&bad.stderr).contains("tampered"),
+        "{}",
+        text(&bad.stderr)
+    );
+}

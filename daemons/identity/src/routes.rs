@@ -7,11 +7,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use nexus_runtime::http::ClientAddr;
-use nexus_runtime::{ApiError, ApiJson};
-use nexus_wire::{ChangePasswordRequest, LoginRequest, OrgView, SessionResponse, UserView};
+use nexus_runtime::{ApiError, ApiJson, ApiQuery};
+use nexus_wire::{ChangePasswordRequest, LoginRequest, OrgView, SessionResponse, UserView, codes};
 
-use crate::model::{Organization, Session, User};
-use crate::service::IdentityService;
+use crate::model::{Organization, Role, Session, User};
+use crate::service::{IdentityService, user_actor};
 
 pub const COOKIE: &str = "nexus_session";
 
@@ -26,10 +26,13 @@ pub fn router(state: RouteState) -> Router {
     Router::new()
         .route("/api/session", get(current).post(login).delete(logout))
         .route("/api/session/password", post(change_password))
+        .route("/api/session/logout-everywhere", post(logout_everywhere))
+        .route("/api/admin/audit", get(audit_log))
         .with_state(state)
 }
 
-/// The logged-in user, from the session cookie.
+/// The logged-in user, from the session cookie. Refuses an account that still has to
+/// replace its one-time password: such a session may only do what [`Pending`] allows.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub session: Session,
@@ -41,11 +44,50 @@ impl FromRequestParts<RouteState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &RouteState) -> Result<Self, ApiError> {
+        let Pending(auth) = Pending::from_request_parts(parts, state).await?;
+        if auth.user.must_change_password {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                codes::AUTH_PASSWORD_CHANGE_REQUIRED,
+                "choose a new password first (POST /api/session/password)",
+            ));
+        }
+        Ok(auth)
+    }
+}
+
+/// Any logged-in user, including one who must still change their one-time password: for
+/// reading the session, changing the password and logging out.
+#[derive(Debug, Clone)]
+pub struct Pending(pub Authenticated);
+
+impl FromRequestParts<RouteState> for Pending {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &RouteState) -> Result<Self, ApiError> {
         let token = session_cookie(&parts.headers).ok_or_else(ApiError::unauthorized)?;
         match state.service.authenticate(&token).await? {
-            Some((session, user, org)) => Ok(Self { session, user, org }),
+            Some((session, user, org)) => Ok(Self(Authenticated { session, user, org })),
             None => Err(ApiError::unauthorized()),
         }
+    }
+}
+
+/// An owner or administrator of their organization.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Authenticated);
+
+impl FromRequestParts<RouteState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &RouteState) -> Result<Self, ApiError> {
+        let auth = Authenticated::from_request_parts(parts, state).await?;
+        if !matches!(auth.user.role, Role::Owner | Role::Admin) {
+            return Err(ApiError::forbidden(
+                "only owners and administrators of the organization can do this",
+            ));
+        }
+        Ok(Self(auth))
     }
 }
 
@@ -77,7 +119,7 @@ fn view(user: &User, org: &Organization) -> SessionResponse {
     }
 }
 
-async fn current(auth: Authenticated) -> ApiJson<SessionResponse> {
+async fn current(Pending(auth): Pending) -> ApiJson<SessionResponse> {
     ApiJson(view(&auth.user, &auth.org))
 }
 
@@ -106,12 +148,24 @@ async fn login(
     Ok(resp)
 }
 
-async fn logout(State(state): State<RouteState>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn logout(
+    State(state): State<RouteState>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     if let Some(token) = session_cookie(&headers)
-        && let Some((session, _, _)) = state.service.authenticate(&token).await?
+        && let Some((session, user, _)) = state.service.authenticate(&token).await?
     {
-        state.service.logout(&session).await?;
+        state
+            .service
+            .logout(&session, &user_actor(&user, &client))
+            .await?;
     }
+    cleared(&state)
+}
+
+/// 204 with the session cookie removed.
+fn cleared(state: &RouteState) -> Result<Response, ApiError> {
     let clear = format!(
         "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
         if state.secure_cookie { "; Secure" } else { "" }
@@ -124,9 +178,54 @@ async fn logout(State(state): State<RouteState>, headers: HeaderMap) -> Result<R
     Ok(resp)
 }
 
+/// Ends every session of the user, this one included.
+async fn logout_everywhere(
+    State(state): State<RouteState>,
+    ClientAddr(client): ClientAddr,
+    Pending(auth): Pending,
+) -> Result<Response, ApiError> {
+    state
+        .service
+        .end_sessions(&auth.user, None, &user_actor(&auth.user, &client))
+        .await?;
+    cleared(&state)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct AuditQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_audit_limit")]
+    limit: i64,
+}
+
+fn default_audit_limit() -> i64 {
+    100
+}
+
+/// The organization's audit records, oldest first, a page at a time: pass the last `seq`
+/// seen as `after`.
+async fn audit_log(
+    State(state): State<RouteState>,
+    Admin(auth): Admin,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Response, ApiError> {
+    let records = state
+        .service
+        .audit_log(auth.org.id, q.after, q.limit)
+        .await?;
+    let next_after = records.last().map_or(q.after.max(0), |r| r.seq);
+    let mut resp = ApiJson(serde_json::json!({ "records": records, "next_after": next_after }))
+        .into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
 async fn change_password(
     State(state): State<RouteState>,
-    auth: Authenticated,
+    ClientAddr(client): ClientAddr,
+    Pending(auth): Pending,
     ApiJson(req): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     state
@@ -136,6 +235,7 @@ async fn change_password(
             &auth.user,
             &req.current_password,
             &req.new_password,
+            &user_actor(&auth.user, &client),
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -13,8 +13,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{IdentityError, Result};
 use crate::model::{NewUser, Organization, Role, Session, User};
-use crate::store::IdentityStore;
+use crate::store::{EndSessions, IdentityStore};
 use crate::throttle::Throttle;
+pub use nexus_store::audit::Actor;
 
 /// Shortest password accepted when a user chooses one.
 pub const MIN_PASSWORD_LEN: usize = 12;
@@ -75,7 +76,12 @@ impl IdentityService {
     }
 
     /// First-run setup: the first organization and its owner with a one-time password.
-    pub async fn provision(&self, org_name: &str, admin_email: &str) -> Result<Provisioned> {
+    pub async fn provision(
+        &self,
+        org_name: &str,
+        admin_email: &str,
+        actor: &Actor,
+    ) -> Result<Provisioned> {
         if self.store.count_orgs().await? > 0 {
             return Err(IdentityError::AlreadyProvisioned);
         }
@@ -86,7 +92,7 @@ impl IdentityService {
                 "the organization name must be 1 to 200 characters".into(),
             ));
         }
-        let org = self.store.create_org(&slugify(name), name).await?;
+        let org = self.store.create_org(&slugify(name), name, actor).await?;
         let one_time_password = generate_one_time_password();
         let hash = hash_password(&one_time_password).await?;
         let admin = self
@@ -100,6 +106,7 @@ impl IdentityService {
                     password_hash: hash,
                     must_change_password: true,
                 },
+                actor,
             )
             .await?;
         Ok(Provisioned {
@@ -134,9 +141,13 @@ impl IdentityService {
         }
         let Some(user) = matched else {
             self.throttle.record_failure(&email, client);
+            self.audit_failed_login(&email, client, "wrong e-mail or password")
+                .await?;
             return Err(IdentityError::InvalidCredentials);
         };
         if user.disabled {
+            self.audit_failed_login(&email, client, "account disabled")
+                .await?;
             return Err(IdentityError::Disabled);
         }
         self.throttle.record_success(&email);
@@ -155,7 +166,9 @@ impl IdentityService {
             expires_at: now + self.policy.lifetime,
             client: client.chars().take(200).collect(),
         };
-        self.store.create_session(&session).await?;
+        self.store
+            .create_session(&session, &user_actor(&user, client))
+            .await?;
         tracing::info!(user = %user.id, org = %org.id, "login");
         Ok(NewLogin {
             token,
@@ -174,9 +187,7 @@ impl IdentityService {
             return Ok(None);
         };
         if session.expires_at < Utc::now() {
-            self.store
-                .delete_session(session.org, &session.token_hash)
-                .await?;
+            // The hourly sweeper removes it.
             return Ok(None);
         }
         let Some(user) = self.store.user(session.org, session.user).await? else {
@@ -191,9 +202,56 @@ impl IdentityService {
         Ok(Some((session, user, org)))
     }
 
-    pub async fn logout(&self, session: &Session) -> Result<()> {
+    pub async fn logout(&self, session: &Session, actor: &Actor) -> Result<()> {
         self.store
-            .delete_session(session.org, &session.token_hash)
+            .delete_session(session.org, &session.token_hash, actor)
+            .await
+    }
+
+    /// Ends every session of `user` except `keep` ("log out everywhere else").
+    pub async fn end_sessions(
+        &self,
+        user: &User,
+        keep: Option<&Session>,
+        actor: &Actor,
+    ) -> Result<u64> {
+        self.store
+            .delete_user_sessions(
+                user.org,
+                user.id,
+                keep.map(|s| s.token_hash.as_str()),
+                actor,
+            )
+            .await
+    }
+
+    /// Records a refused login. The organization is known when exactly one account has the
+    /// e-mail, so its administrators see attempts on their users.
+    async fn audit_failed_login(&self, email: &str, client: &str, reason: &str) -> Result<()> {
+        let candidates = self.store.find_login(email).await?;
+        let (org, target) = match candidates.as_slice() {
+            [only] => (Some(only.org), format!("user:{}", only.id)),
+            _ => (None, format!("login:{email}")),
+        };
+        let record = nexus_store::audit::NewRecord::new(
+            org,
+            &Actor::new(email, client),
+            "session.login_failed",
+            target,
+            serde_json::json!({ "reason": reason }),
+        );
+        self.store.audit(&record).await
+    }
+
+    /// An organization's audit records after `after`, oldest first; at most 1000.
+    pub async fn audit_log(
+        &self,
+        org: OrgId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<nexus_store::audit::Record>> {
+        self.store
+            .audit_log(org, after.max(0), limit.clamp(1, 1000))
             .await
     }
 
@@ -204,6 +262,7 @@ impl IdentityService {
         user: &User,
         current: &str,
         new: &str,
+        actor: &Actor,
     ) -> Result<()> {
         if !verify_password(current, &user.password_hash).await? {
             return Err(IdentityError::InvalidCredentials);
@@ -216,12 +275,15 @@ impl IdentityService {
         }
         let hash = hash_password(new).await?;
         self.store
-            .set_password(user.org, user.id, &hash, false)
-            .await?;
-        self.store
-            .delete_user_sessions(user.org, user.id, Some(&session.token_hash))
-            .await?;
-        Ok(())
+            .set_password(
+                user.org,
+                user.id,
+                &hash,
+                false,
+                EndSessions::AllExcept(&session.token_hash),
+                actor,
+            )
+            .await
     }
 
     /// The user with this e-mail in `org`, or `NotFound` naming them.
@@ -234,17 +296,23 @@ impl IdentityService {
     }
 
     /// Sets a new one-time password for a user (operator reset); returns it.
-    pub async fn reset_password(&self, org: OrgId, email: &str) -> Result<String> {
+    pub async fn reset_password(&self, org: OrgId, email: &str, actor: &Actor) -> Result<String> {
         let user = self.user_in_org(org, email).await?;
         let otp = generate_one_time_password();
         let hash = hash_password(&otp).await?;
-        self.store.set_password(org, user.id, &hash, true).await?;
-        self.store.delete_user_sessions(org, user.id, None).await?;
+        self.store
+            .set_password(org, user.id, &hash, true, EndSessions::All, actor)
+            .await?;
         Ok(otp)
     }
 
     /// Creates an organization (operator command).
-    pub async fn create_org(&self, name: &str, slug: Option<&str>) -> Result<Organization> {
+    pub async fn create_org(
+        &self,
+        name: &str,
+        slug: Option<&str>,
+        actor: &Actor,
+    ) -> Result<Organization> {
         let name = name.trim();
         if name.is_empty() || name.len() > 200 {
             return Err(IdentityError::Invalid(
@@ -268,7 +336,7 @@ impl IdentityService {
             }
             None => slugify(name),
         };
-        self.store.create_org(&slug, name).await
+        self.store.create_org(&slug, name, actor).await
     }
 
     /// The organization an operator command means: the one named by `slug`, or the only one.
@@ -298,6 +366,7 @@ impl IdentityService {
         email: &str,
         display_name: Option<&str>,
         role: Role,
+        actor: &Actor,
     ) -> Result<(User, String)> {
         let email = normalize_email(email)?;
         let display_name = display_name
@@ -325,15 +394,24 @@ impl IdentityService {
                     password_hash: hash,
                     must_change_password: true,
                 },
+                actor,
             )
             .await?;
         Ok((user, otp))
     }
 
     /// Disables (and logs out everywhere) or re-enables a user (operator command).
-    pub async fn set_user_disabled(&self, org: OrgId, email: &str, disabled: bool) -> Result<User> {
+    pub async fn set_user_disabled(
+        &self,
+        org: OrgId,
+        email: &str,
+        disabled: bool,
+        actor: &Actor,
+    ) -> Result<User> {
         let user = self.user_in_org(org, email).await?;
-        self.store.set_disabled(org, user.id, disabled).await?;
+        self.store
+            .set_disabled(org, user.id, disabled, actor)
+            .await?;
         Ok(User { disabled, ..user })
     }
 
@@ -347,6 +425,11 @@ impl IdentityService {
             .to_std()
             .unwrap_or(Duration::from_secs(3600))
     }
+}
+
+/// The audit actor for a signed-in user acting from `from`.
+pub fn user_actor(user: &User, from: &str) -> Actor {
+    Actor::new(format!("{} ({})", user.email, user.id), from)
 }
 
 pub fn normalize_email(email: &str) -> Result<String> {

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use nexus_identity::model::{NewUser, Role};
 use nexus_identity::service::{IdentityService, SessionPolicy, hash_password};
-use nexus_identity::store::{self, IdentityStore};
+use nexus_identity::store::{self, EndSessions, IdentityStore};
 use nexus_identity::throttle::Throttle;
 use nexus_identity::{IdentityError, MIGRATIONS};
+use nexus_store::audit::Actor;
 use nexus_store::{Db, EventBus, OrgId, Outbox};
 
 nexus_store::each_backend!(
@@ -22,6 +23,10 @@ nexus_store::each_backend!(
     password_change_rules,
     operator_commands,
 );
+
+fn op() -> Actor {
+    Actor::new("operator:test", "local")
+}
 
 struct Fixture {
     store: Arc<dyn IdentityStore>,
@@ -64,21 +69,21 @@ fn new_user(email: &str) -> NewUser {
 
 async fn tenants_are_isolated(db: &Db) {
     let f = fixture(db).await;
-    let a = f.store.create_org("alpha", "Alpha").await.unwrap();
-    let b = f.store.create_org("beta", "Beta").await.unwrap();
+    let a = f.store.create_org("alpha", "Alpha", &op()).await.unwrap();
+    let b = f.store.create_org("beta", "Beta", &op()).await.unwrap();
     let alice = f
         .store
-        .create_user(a.id, &new_user("alice@example.com"))
+        .create_user(a.id, &new_user("alice@example.com"), &op())
         .await
         .unwrap();
     let bob = f
         .store
-        .create_user(b.id, &new_user("bob@example.com"))
+        .create_user(b.id, &new_user("bob@example.com"), &op())
         .await
         .unwrap();
     // Same e-mail in two tenants is two different people.
     f.store
-        .create_user(b.id, &new_user("alice@example.com"))
+        .create_user(b.id, &new_user("alice@example.com"), &op())
         .await
         .unwrap();
 
@@ -109,7 +114,11 @@ async fn tenants_are_isolated(db: &Db) {
             .is_none()
     );
     // Writes scoped to the wrong tenant touch nothing.
-    match f.store.set_password(b.id, alice.id, "x", false).await {
+    match f
+        .store
+        .set_password(b.id, alice.id, "x", false, EndSessions::None, &op())
+        .await
+    {
         Err(IdentityError::NotFound(_)) => {}
         other => panic!("expected NotFound, got {other:?}"),
     }
@@ -138,17 +147,19 @@ async fn tenants_are_isolated(db: &Db) {
 
 async fn duplicates_conflict(db: &Db) {
     let f = fixture(db).await;
-    let a = f.store.create_org("alpha", "Alpha").await.unwrap();
+    let a = f.store.create_org("alpha", "Alpha", &op()).await.unwrap();
     assert!(matches!(
-        f.store.create_org("alpha", "Again").await,
+        f.store.create_org("alpha", "Again", &op()).await,
         Err(IdentityError::Conflict(_))
     ));
     f.store
-        .create_user(a.id, &new_user("x@example.com"))
+        .create_user(a.id, &new_user("x@example.com"), &op())
         .await
         .unwrap();
     assert!(matches!(
-        f.store.create_user(a.id, &new_user("x@example.com")).await,
+        f.store
+            .create_user(a.id, &new_user("x@example.com"), &op())
+            .await,
         Err(IdentityError::Conflict(_))
     ));
     assert_eq!(
@@ -161,13 +172,16 @@ async fn duplicates_conflict(db: &Db) {
 async fn changes_emit_events(db: &Db) {
     let f = fixture(db).await;
     let mut rx = f.outbox.bus().subscribe();
-    let org = f.store.create_org("alpha", "Alpha").await.unwrap();
+    let org = f.store.create_org("alpha", "Alpha", &op()).await.unwrap();
     let u = f
         .store
-        .create_user(org.id, &new_user("e@example.com"))
+        .create_user(org.id, &new_user("e@example.com"), &op())
         .await
         .unwrap();
-    f.store.set_password(org.id, u.id, "h", true).await.unwrap();
+    f.store
+        .set_password(org.id, u.id, "h", true, EndSessions::None, &op())
+        .await
+        .unwrap();
     assert_eq!(f.outbox.dispatch_pending().await.unwrap(), 3);
     let kinds: Vec<String> = (0..3).map(|_| rx.try_recv().unwrap().kind).collect();
     assert_eq!(
@@ -181,7 +195,7 @@ async fn changes_emit_events(db: &Db) {
     // A conflicting insert rolls back and emits nothing.
     let _ = f
         .store
-        .create_user(org.id, &new_user("e@example.com"))
+        .create_user(org.id, &new_user("e@example.com"), &op())
         .await;
     assert_eq!(f.outbox.dispatch_pending().await.unwrap(), 0);
 }
@@ -190,7 +204,7 @@ async fn sessions_live_and_die(db: &Db) {
     let f = fixture(db).await;
     let p = f
         .service
-        .provision("Acme", "owner@acme.test")
+        .provision("Acme", "owner@acme.test", &op())
         .await
         .unwrap();
     let login = f
@@ -223,7 +237,7 @@ async fn sessions_live_and_die(db: &Db) {
             .unwrap()
             .is_none()
     );
-    f.service.logout(&session).await.unwrap();
+    f.service.logout(&session, &op()).await.unwrap();
     assert!(
         f.service
             .authenticate(&login.token)
@@ -241,7 +255,7 @@ async fn sessions_live_and_die(db: &Db) {
         expires_at: chrono::Utc::now() - chrono::TimeDelta::hours(1),
         client: String::new(),
     };
-    f.store.create_session(&past).await.unwrap();
+    f.store.create_session(&past, &op()).await.unwrap();
     assert_eq!(f.service.sweep_sessions().await.unwrap(), 1);
 }
 
@@ -249,7 +263,7 @@ async fn provision_then_login(db: &Db) {
     let f = fixture(db).await;
     let p = f
         .service
-        .provision("Acme Corp", " Owner@Acme.Test ")
+        .provision("Acme Corp", " Owner@Acme.Test ", &op())
         .await
         .unwrap();
     assert_eq!(p.org.slug, "acme-corp");
@@ -257,7 +271,7 @@ async fn provision_then_login(db: &Db) {
     assert_eq!(p.admin.role, Role::Owner);
     assert!(p.admin.must_change_password);
     assert!(matches!(
-        f.service.provision("Again", "x@y.z").await,
+        f.service.provision("Again", "x@y.z", &op()).await,
         Err(IdentityError::AlreadyProvisioned)
     ));
     let login = f
@@ -287,7 +301,7 @@ async fn provision_then_login(db: &Db) {
     // An operator reset gives a new one-time password and ends every session.
     let otp = f
         .service
-        .reset_password(p.org.id, "owner@acme.test")
+        .reset_password(p.org.id, "owner@acme.test", &op())
         .await
         .unwrap();
     assert!(
@@ -307,7 +321,7 @@ async fn wrong_passwords_are_throttled(db: &Db) {
     let f = fixture(db).await;
     let p = f
         .service
-        .provision("Acme", "owner@acme.test")
+        .provision("Acme", "owner@acme.test", &op())
         .await
         .unwrap();
     for _ in 0..3 {
@@ -332,7 +346,7 @@ async fn password_change_rules(db: &Db) {
     let f = fixture(db).await;
     let p = f
         .service
-        .provision("Acme", "owner@acme.test")
+        .provision("Acme", "owner@acme.test", &op())
         .await
         .unwrap();
     let first = f
@@ -349,18 +363,18 @@ async fn password_change_rules(db: &Db) {
     let otp = &p.one_time_password;
     assert!(matches!(
         f.service
-            .change_password(&session, &user, "wrong", "a much better passphrase")
+            .change_password(&session, &user, "wrong", "a much better passphrase", &op())
             .await,
         Err(IdentityError::InvalidCredentials)
     ));
     assert!(matches!(
         f.service
-            .change_password(&session, &user, otp, "short")
+            .change_password(&session, &user, otp, "short", &op())
             .await,
         Err(IdentityError::WeakPassword(_))
     ));
     f.service
-        .change_password(&session, &user, otp, "a much better passphrase")
+        .change_password(&session, &user, otp, "a much better passphrase", &op())
         .await
         .unwrap();
     let (_, user, _) = f
@@ -398,7 +412,7 @@ async fn operator_commands(db: &Db) {
     ));
     let p = f
         .service
-        .provision("Acme", "owner@acme.test")
+        .provision("Acme", "owner@acme.test", &op())
         .await
         .unwrap();
     assert_eq!(
@@ -408,7 +422,7 @@ async fn operator_commands(db: &Db) {
     );
     let beta = f
         .service
-        .create_org("Beta Ltd", Some("beta"))
+        .create_org("Beta Ltd", Some("beta"), &op())
         .await
         .unwrap();
     assert!(
@@ -427,21 +441,25 @@ async fn operator_commands(db: &Db) {
         Err(IdentityError::NotFound(_))
     ));
     assert!(matches!(
-        f.service.create_org("X", Some("Bad Slug")).await,
+        f.service.create_org("X", Some("Bad Slug"), &op()).await,
         Err(IdentityError::Invalid(_))
     ));
     assert!(matches!(
-        f.service.create_org("Again", Some("beta")).await,
+        f.service.create_org("Again", Some("beta"), &op()).await,
         Err(IdentityError::Conflict(_))
     ));
     assert_eq!(
-        f.service.create_org("Gamma & Co", None).await.unwrap().slug,
+        f.service
+            .create_org("Gamma & Co", None, &op())
+            .await
+            .unwrap()
+            .slug,
         "gamma-co"
     );
 
     let (user, otp) = f
         .service
-        .add_user(beta.id, " Ann@Beta.test ", None, Role::Admin)
+        .add_user(beta.id, " Ann@Beta.test ", None, Role::Admin, &op())
         .await
         .unwrap();
     assert_eq!(
@@ -451,7 +469,7 @@ async fn operator_commands(db: &Db) {
     assert!(user.must_change_password);
     assert!(matches!(
         f.service
-            .add_user(beta.id, "ann@beta.test", None, Role::Member)
+            .add_user(beta.id, "ann@beta.test", None, Role::Member, &op())
             .await,
         Err(IdentityError::Conflict(_))
     ));
@@ -459,7 +477,7 @@ async fn operator_commands(db: &Db) {
 
     let disabled = f
         .service
-        .set_user_disabled(beta.id, "ann@beta.test", true)
+        .set_user_disabled(beta.id, "ann@beta.test", true, &op())
         .await
         .unwrap();
     assert!(disabled.disabled);
@@ -478,14 +496,14 @@ async fn operator_commands(db: &Db) {
     assert!(
         matches!(
             f.service
-                .set_user_disabled(p.org.id, "ann@beta.test", true)
+                .set_user_disabled(p.org.id, "ann@beta.test", true, &op())
                 .await,
             Err(IdentityError::NotFound(_))
         ),
         "another tenant's user cannot be touched"
     );
     f.service
-        .set_user_disabled(beta.id, "ann@beta.test", false)
+        .set_user_disabled(beta.id, "ann@beta.test", false, &op())
         .await
         .unwrap();
     f.service.login("ann@beta.test", &otp, "x").await.unwrap();

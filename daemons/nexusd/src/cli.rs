@@ -39,6 +39,13 @@ pub enum Command {
         #[command(subcommand)]
         command: OrgsCommand,
     },
+    /// Check or export the audit log.
+    Audit {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Print the version.
     Version {
         /// Print JSON.
@@ -184,5 +191,30 @@ pub enum OrgsCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum AuditCommand {
+    /// Check every record of the hash chain. Exit 0: intact; 3: records were edited,
+    /// deleted or inserted (each is named); 1: the check could not run.
+    ///
+    /// The newest record seen is kept in STATE_DIR/audit.head, so the next verification
+    /// also notices removed newest records or a rebuilt chain; keep the printed head hash
+    /// somewhere else too for protection against someone who can write both.
+    Verify {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the records as JSON Lines (oldest first), hashes included, for archiving or
+    /// another tool.
+    Export {
+        /// Only this organization's records [default: all, instance-wide ones included].
+        #[arg(long)]
+        org: Option<String>,
+        /// Only records after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
     },
 }

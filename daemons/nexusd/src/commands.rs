@@ -9,7 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apps;
 use crate::cli::{
-    Cli, Command, ConfigArgs, ConfigtestArgs, OrgsCommand, ProvisionArgs, ServeArgs, UsersCommand,
+    AuditCommand, Cli, Command, ConfigArgs, ConfigtestArgs, OrgsCommand, ProvisionArgs, ServeArgs,
+    UsersCommand,
 };
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -33,6 +34,9 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Orgs { config, command } => {
             with_config(&config, None, |cfg| block_on(orgs(cfg, command)))
+        }
+        Command::Audit { config, command } => {
+            with_config(&config, None, |cfg| block_on(audit(cfg, command)))
         }
         Command::Provision(args) => {
             with_config(&args.config, None, |cfg| block_on(provision(cfg, &args)))
@@ -294,7 +298,9 @@ fn identity_failure(e: nexus_identity::IdentityError) -> Failure {
 
 async fn provision(cfg: Config, args: &ProvisionArgs) -> Result<(), Failure> {
     let (service, db) = identity_service(&cfg).await?;
-    let provisioned = service.provision(&args.org_name, &args.admin_email).await;
+    let provisioned = service
+        .provision(&args.org_name, &args.admin_email, &operator())
+        .await;
     db.close().await;
     let p = provisioned.map_err(identity_failure)?;
     if args.json {
@@ -312,6 +318,16 @@ async fn provision(cfg: Config, args: &ProvisionArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// The audit actor for a command run on this machine: the Unix account running it.
+fn operator() -> nexus_store::audit::Actor {
+    let uid = nix::unistd::getuid();
+    let name = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| format!("uid {uid}"), |u| u.name);
+    nexus_store::audit::Actor::new(format!("operator:{name}"), "local")
 }
 
 fn print_json(v: &serde_json::Value) {
@@ -353,7 +369,7 @@ async fn users_inner(
             let org = service.resolve_org(org.as_deref()).await?;
             let role = Role::parse(&role).unwrap_or(Role::Member);
             let (user, otp) = service
-                .add_user(org.id, &email, name.as_deref(), role)
+                .add_user(org.id, &email, name.as_deref(), role, &operator())
                 .await?;
             if json {
                 let mut v = user_json(&user);
@@ -402,7 +418,9 @@ async fn users_inner(
         }
         UsersCommand::Disable { email, org } => {
             let org = service.resolve_org(org.as_deref()).await?;
-            let user = service.set_user_disabled(org.id, &email, true).await?;
+            let user = service
+                .set_user_disabled(org.id, &email, true, &operator())
+                .await?;
             println!(
                 "Disabled {} in {}; their sessions have ended",
                 user.email, org.name
@@ -410,12 +428,14 @@ async fn users_inner(
         }
         UsersCommand::Enable { email, org } => {
             let org = service.resolve_org(org.as_deref()).await?;
-            let user = service.set_user_disabled(org.id, &email, false).await?;
+            let user = service
+                .set_user_disabled(org.id, &email, false, &operator())
+                .await?;
             println!("Enabled {} in {}", user.email, org.name);
         }
         UsersCommand::ResetPassword { email, org, json } => {
             let org = service.resolve_org(org.as_deref()).await?;
-            let otp = service.reset_password(org.id, &email).await?;
+            let otp = service.reset_password(org.id, &email, &operator()).await?;
             if json {
                 print_json(
                     &serde_json::json!({ "email": email.trim().to_lowercase(), "org": org.slug, "one_time_password": otp }),
@@ -439,7 +459,9 @@ async fn orgs(cfg: Config, command: OrgsCommand) -> Result<(), Failure> {
     let result = async {
         match command {
             OrgsCommand::Create { name, slug, json } => {
-                let org = service.create_org(&name, slug.as_deref()).await?;
+                let org = service
+                    .create_org(&name, slug.as_deref(), &operator())
+                    .await?;
                 if json {
                     print_json(&serde_json::json!({ "id": org.id.to_string(), "slug": org.slug, "name": org.name }));
                 } else {
@@ -468,4 +490,122 @@ async fn orgs(cfg: Config, command: OrgsCommand) -> Result<(), Failure> {
     .await;
     db.close().await;
     result.map_err(identity_failure)
+}
+
+/// Where `audit verify` keeps the newest record it saw.
+fn audit_anchor_path(cfg: &Config) -> PathBuf {
+    cfg.state_dir.join("audit.head")
+}
+
+async fn audit(cfg: Config, command: AuditCommand) -> Result<(), Failure> {
+    nexus_runtime::server::prepare_state_dir(&cfg)?;
+    let db = nexus_runtime::server::connect_and_migrate(&cfg, &apps::all()).await?;
+    let result = match command {
+        AuditCommand::Verify { json } => audit_verify(&cfg, &db, json).await,
+        AuditCommand::Export { org, after } => audit_export(&cfg, &db, org.as_deref(), after).await,
+    };
+    db.close().await;
+    result
+}
+
+async fn audit_verify(cfg: &Config, db: &nexus_store::Db, json: bool) -> Result<(), Failure> {
+    use nexus_store::audit;
+    let fail = |message: String| Failure { code: 1, message };
+    let path = audit_anchor_path(cfg);
+    let anchor: Option<audit::Anchor> = match std::fs::read(&path) {
+        Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
+            fail(format!(
+                "{} is damaged ({e}); move it away to verify without it",
+                path.display()
+            ))
+        })?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(fail(format!("cannot read {}: {e}", path.display()))),
+    };
+    let v = audit::verify(db, anchor.as_ref())
+        .await
+        .map_err(|e| fail(format!("cannot read the audit log: {e}")))?;
+    if v.is_intact()
+        && let Some(head) = &v.head
+    {
+        let body = serde_json::to_vec(head).map_err(|e| fail(e.to_string()))?;
+        let tmp = path.with_extension("head.tmp");
+        std::fs::write(&tmp, body)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| fail(format!("cannot record the head in {}: {e}", path.display())))?;
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "intact": v.is_intact(),
+                "records": v.records,
+                "head": v.head,
+                "problems": v.problems,
+                "anchor": anchor,
+            })
+        );
+    } else if v.is_intact() {
+        match &v.head {
+            Some(h) => println!(
+                "audit log intact: {} records, head {} {}",
+                v.records, h.seq, h.hash
+            ),
+            None => println!("audit log intact: no records yet"),
+        }
+    } else {
+        println!("audit log NOT intact ({} records read):", v.records);
+        for p in &v.problems {
+            println!("  - {p}");
+        }
+    }
+    if v.is_intact() {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: 3,
+            message: "the audit log has been tampered with; restore it from a backup and find out who had access to the database".to_owned(),
+        })
+    }
+}
+
+async fn audit_export(
+    cfg: &Config,
+    db: &nexus_store::Db,
+    org: Option<&str>,
+    after: i64,
+) -> Result<(), Failure> {
+    use std::io::Write;
+    let org = match org {
+        None => None,
+        Some(slug) => {
+            let (service, idb) = identity_service(cfg).await?;
+            let found = service.resolve_org(Some(slug)).await;
+            idb.close().await;
+            Some(found.map_err(identity_failure)?.id)
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let mut after = after;
+    loop {
+        let page = nexus_store::audit::list(db, org, after, 1000)
+            .await
+            .map_err(|e| Failure {
+                code: 1,
+                message: format!("cannot read the audit log: {e}"),
+            })?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for r in &page {
+            let line = serde_json::to_string(r).map_err(|e| Failure {
+                code: 1,
+                message: e.to_string(),
+            })?;
+            if writeln!(out, "{line}").is_err() {
+                // A closed pipe (`| head`): stop quietly.
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
 }

@@ -42,7 +42,7 @@ async fn fill(db: &Db, org: OrgId, n: usize) {
 /// Runs `sql` as an attacker with direct database access would: triggers off first.
 async fn tamper(db: &Db, sql: &str) {
     match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(_) => {
             let script = format!(
                 "DROP TRIGGER nexus_audit_no_update; DROP TRIGGER nexus_audit_no_delete; {sql};"
             );

@@ -111,7 +111,13 @@ impl TestServer {
     /// Creates the first organization and its owner; returns (e-mail, one-time password).
     pub async fn provision(&self) -> Result<(String, String)> {
         let svc = nexus_identity::service(&self.running().ctx).map_err(anyhow::Error::msg)?;
-        let p = svc.provision("Test Org", "owner@test.example").await?;
+        let p = svc
+            .provision(
+                "Test Org",
+                "owner@test.example",
+                &nexus_store::audit::Actor::system(),
+            )
+            .await?;
         Ok((p.admin.email, p.one_time_password))
     }
 

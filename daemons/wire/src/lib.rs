@@ -20,6 +20,11 @@ pub mod codes {
     pub const AUTH_THROTTLED: &str = "auth.throttled";
     pub const AUTH_WEAK_PASSWORD: &str = "auth.weak_password";
     pub const AUTH_DISABLED: &str = "auth.account_disabled";
+    /// The account still has its one-time password: only `GET /api/session`,
+    /// `POST /api/session/password` and logging out work until it is changed.
+    pub const AUTH_PASSWORD_CHANGE_REQUIRED: &str = "auth.password_change_required";
+    /// Logged in, but the role does not allow this.
+    pub const FORBIDDEN: &str = "auth.forbidden";
     pub const UNAVAILABLE: &str = "service.unavailable";
     pub const INTERNAL: &str = "internal";
 }

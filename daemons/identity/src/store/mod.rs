@@ -10,15 +10,28 @@ mod sqlite;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use nexus_store::audit::{self, Actor};
 use nexus_store::{Db, OrgId};
 
 use crate::error::Result;
 use crate::model::{NewUser, Organization, Role, Session, User, UserId};
 
+/// Which sessions a password change ends, in the same transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndSessions<'a> {
+    None,
+    /// Every session but this one (the user changing their own password stays logged in).
+    AllExcept(&'a str),
+    All,
+}
+
+/// Every method that changes something takes the [`Actor`] responsible and appends an audit
+/// record in the same transaction as the change (after its write; see
+/// [`nexus_store::audit`]).
 #[async_trait]
 pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     /// Creates an organization (a new tenant).
-    async fn create_org(&self, slug: &str, name: &str) -> Result<Organization>;
+    async fn create_org(&self, slug: &str, name: &str, actor: &Actor) -> Result<Organization>;
     async fn org(&self, org: OrgId) -> Result<Option<Organization>>;
     /// All organizations: for platform administration only.
     async fn list_orgs(&self) -> Result<Vec<Organization>>;
@@ -26,43 +39,65 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     async fn org_by_slug(&self, slug: &str) -> Result<Option<Organization>>;
 
     /// Creates a user and writes an `identity.user.created` event in the same transaction.
-    async fn create_user(&self, org: OrgId, user: &NewUser) -> Result<User>;
+    async fn create_user(&self, org: OrgId, user: &NewUser, actor: &Actor) -> Result<User>;
     async fn user(&self, org: OrgId, id: UserId) -> Result<Option<User>>;
     async fn user_by_email(&self, org: OrgId, email: &str) -> Result<Option<User>>;
     async fn list_users(&self, org: OrgId) -> Result<Vec<User>>;
     /// Users with this e-mail in any organization: a login happens before the tenant is known.
     async fn find_login(&self, email: &str) -> Result<Vec<User>>;
-    /// Replaces the password hash and writes an `identity.password.changed` event.
+    /// Replaces the password hash, ends the sessions `end` names, and writes an
+    /// `identity.password.changed` event. `must_change` marks an operator reset.
     async fn set_password(
         &self,
         org: OrgId,
         id: UserId,
         hash: &str,
         must_change: bool,
+        end: EndSessions<'_>,
+        actor: &Actor,
     ) -> Result<()>;
     /// Disables (ending every session) or re-enables a user; writes an
     /// `identity.user.disabled`/`enabled` event.
-    async fn set_disabled(&self, org: OrgId, id: UserId, disabled: bool) -> Result<()>;
+    async fn set_disabled(
+        &self,
+        org: OrgId,
+        id: UserId,
+        disabled: bool,
+        actor: &Actor,
+    ) -> Result<()>;
 
-    async fn create_session(&self, session: &Session) -> Result<()>;
+    /// Opens a session (a login).
+    async fn create_session(&self, session: &Session, actor: &Actor) -> Result<()>;
     /// Looks a session up by its token hash (the token identifies the tenant).
     async fn session(&self, token_hash: &str) -> Result<Option<Session>>;
-    async fn delete_session(&self, org: OrgId, token_hash: &str) -> Result<()>;
+    /// Ends one session (a logout).
+    async fn delete_session(&self, org: OrgId, token_hash: &str, actor: &Actor) -> Result<()>;
     /// Ends every session of a user except `keep`; returns how many ended.
     async fn delete_user_sessions(
         &self,
         org: OrgId,
         user: UserId,
         keep: Option<&str>,
+        actor: &Actor,
     ) -> Result<u64>;
+    /// Removes expired sessions (housekeeping: not audited).
     async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
+
+    /// Appends an audit record that goes with no other change (a failed login).
+    async fn audit(&self, record: &audit::NewRecord) -> Result<()>;
+    /// An organization's audit records after `after`, oldest first.
+    async fn audit_log(&self, org: OrgId, after: i64, limit: i64) -> Result<Vec<audit::Record>>;
 }
 
 /// The identity store for whichever backend `db` is.
 pub fn open(db: &Db, outbox: nexus_store::Outbox) -> std::sync::Arc<dyn IdentityStore> {
     match db {
-        Db::Sqlite(pool) => std::sync::Arc::new(sqlite::SqliteStore::new(pool.clone(), outbox)),
-        Db::Postgres(pool) => std::sync::Arc::new(postgres::PgStore::new(pool.clone(), outbox)),
+        Db::Sqlite(pool) => {
+            std::sync::Arc::new(sqlite::SqliteStore::new(pool.clone(), db.clone(), outbox))
+        }
+        Db::Postgres(pool) => {
+            std::sync::Arc::new(postgres::PgStore::new(pool.clone(), db.clone(), outbox))
+        }
     }
 }
 

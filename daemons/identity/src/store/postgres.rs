@@ -1,3 +1,8 @@
 //! Identity on PostgreSQL.
 
-super::sql::sql_store!(PgStore, sqlx::PgPool, nexus_store::outbox::postgres::append);
+super::sql::sql_store!(
+    PgStore,
+    sqlx::PgPool,
+    nexus_store::outbox::postgres::append,
+    nexus_store::audit::postgres::append
+);

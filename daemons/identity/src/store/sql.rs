@@ -7,22 +7,29 @@
 //! when the dialects diverge.
 
 macro_rules! sql_store {
-    ($name:ident, $pool:ty, $append:path) => {
+    ($name:ident, $pool:ty, $append:path, $audit:path) => {
         #[derive(Debug, Clone)]
         pub struct $name {
             pool: $pool,
+            /// The same database, for the backend-neutral audit helpers.
+            db: nexus_store::Db,
             outbox: nexus_store::Outbox,
         }
 
         impl $name {
-            pub fn new(pool: $pool, outbox: nexus_store::Outbox) -> Self {
-                Self { pool, outbox }
+            pub fn new(pool: $pool, db: nexus_store::Db, outbox: nexus_store::Outbox) -> Self {
+                Self { pool, db, outbox }
             }
         }
 
         #[async_trait::async_trait]
         impl crate::store::IdentityStore for $name {
-            async fn create_org(&self, slug: &str, name: &str) -> crate::error::Result<crate::model::Organization> {
+            async fn create_org(
+                &self,
+                slug: &str,
+                name: &str,
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<crate::model::Organization> {
                 let org = crate::model::Organization {
                     id: nexus_store::OrgId::generate(),
                     slug: slug.to_owned(),
@@ -45,6 +52,14 @@ macro_rules! sql_store {
                     serde_json::json!({ "org_id": org.id, "slug": org.slug }),
                 );
                 $append(&mut *tx, &event).await?;
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org.id),
+                    actor,
+                    "org.created",
+                    format!("org:{}", org.id),
+                    serde_json::json!({ "slug": org.slug, "name": org.name }),
+                );
+                $audit(&mut *tx, &record).await?;
                 tx.commit().await?;
                 self.outbox.wake();
                 Ok(org)
@@ -81,6 +96,7 @@ macro_rules! sql_store {
                 org: nexus_store::OrgId,
                 id: crate::model::UserId,
                 disabled: bool,
+                actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
                 let mut tx = self.pool.begin().await?;
                 let r = sqlx::query("UPDATE users SET disabled = $1 WHERE org_id = $2 AND id = $3")
@@ -102,6 +118,15 @@ macro_rules! sql_store {
                 let kind = if disabled { "identity.user.disabled" } else { "identity.user.enabled" };
                 let event = nexus_store::NewEvent::new(org, "identity", kind, serde_json::json!({ "user_id": id }));
                 $append(&mut *tx, &event).await?;
+                let action = if disabled { "user.disabled" } else { "user.enabled" };
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
+                    actor,
+                    action,
+                    format!("user:{id}"),
+                    serde_json::json!({}),
+                );
+                $audit(&mut *tx, &record).await?;
                 tx.commit().await?;
                 self.outbox.wake();
                 Ok(())
@@ -115,6 +140,7 @@ macro_rules! sql_store {
                 &self,
                 org: nexus_store::OrgId,
                 u: &crate::model::NewUser,
+                actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<crate::model::User> {
                 let user = crate::model::User {
                     id: crate::model::UserId::generate(),
@@ -151,6 +177,14 @@ macro_rules! sql_store {
                     serde_json::json!({ "user_id": user.id, "email": user.email, "role": user.role }),
                 );
                 $append(&mut *tx, &event).await?;
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
+                    actor,
+                    "user.created",
+                    format!("user:{}", user.id),
+                    serde_json::json!({ "email": user.email, "role": user.role }),
+                );
+                $audit(&mut *tx, &record).await?;
                 tx.commit().await?;
                 self.outbox.wake();
                 Ok(user)
@@ -216,6 +250,8 @@ macro_rules! sql_store {
                 id: crate::model::UserId,
                 hash: &str,
                 must_change: bool,
+                end: crate::store::EndSessions<'_>,
+                actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
                 let mut tx = self.pool.begin().await?;
                 let r = sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE org_id = $3 AND id = $4")
@@ -235,12 +271,41 @@ macro_rules! sql_store {
                     serde_json::json!({ "user_id": id }),
                 );
                 $append(&mut *tx, &event).await?;
+                let keep = match end {
+                    crate::store::EndSessions::None => None,
+                    crate::store::EndSessions::AllExcept(token_hash) => Some(token_hash),
+                    crate::store::EndSessions::All => Some(""),
+                };
+                let mut ended = 0;
+                if let Some(keep) = keep {
+                    ended = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2 AND token_hash <> $3")
+                        .bind(org)
+                        .bind(id)
+                        .bind(keep)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                let action = if must_change { "user.password_reset" } else { "user.password_changed" };
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
+                    actor,
+                    action,
+                    format!("user:{id}"),
+                    serde_json::json!({ "sessions_ended": ended }),
+                );
+                $audit(&mut *tx, &record).await?;
                 tx.commit().await?;
                 self.outbox.wake();
                 Ok(())
             }
 
-            async fn create_session(&self, s: &crate::model::Session) -> crate::error::Result<()> {
+            async fn create_session(
+                &self,
+                s: &crate::model::Session,
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<()> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO sessions (token_hash, org_id, user_id, created_at, expires_at, client) VALUES ($1, $2, $3, $4, $5, $6)",
                 )
@@ -250,8 +315,17 @@ macro_rules! sql_store {
                 .bind(s.created_at)
                 .bind(s.expires_at)
                 .bind(&s.client)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(s.org),
+                    actor,
+                    "session.login",
+                    format!("user:{}", s.user),
+                    serde_json::json!({ "expires_at": s.expires_at }),
+                );
+                $audit(&mut *tx, &record).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -265,12 +339,30 @@ macro_rules! sql_store {
                 Ok(row.map(Into::into))
             }
 
-            async fn delete_session(&self, org: nexus_store::OrgId, token_hash: &str) -> crate::error::Result<()> {
-                sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND token_hash = $2")
-                    .bind(org)
-                    .bind(token_hash)
-                    .execute(&self.pool)
-                    .await?;
+            async fn delete_session(
+                &self,
+                org: nexus_store::OrgId,
+                token_hash: &str,
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let user: Option<crate::model::UserId> =
+                    sqlx::query_scalar("DELETE FROM sessions WHERE org_id = $1 AND token_hash = $2 RETURNING user_id")
+                        .bind(org)
+                        .bind(token_hash)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if let Some(user) = user {
+                    let record = nexus_store::audit::NewRecord::new(
+                        Some(org),
+                        actor,
+                        "session.logout",
+                        format!("user:{user}"),
+                        serde_json::json!({}),
+                    );
+                    $audit(&mut *tx, &record).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -279,14 +371,28 @@ macro_rules! sql_store {
                 org: nexus_store::OrgId,
                 user: crate::model::UserId,
                 keep: Option<&str>,
+                actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<u64> {
-                let r = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2 AND token_hash <> $3")
+                let mut tx = self.pool.begin().await?;
+                let ended = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2 AND token_hash <> $3")
                     .bind(org)
                     .bind(user)
                     .bind(keep.unwrap_or(""))
-                    .execute(&self.pool)
-                    .await?;
-                Ok(r.rows_affected())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if ended > 0 {
+                    let record = nexus_store::audit::NewRecord::new(
+                        Some(org),
+                        actor,
+                        "session.revoked",
+                        format!("user:{user}"),
+                        serde_json::json!({ "sessions_ended": ended, "kept_current": keep.is_some() }),
+                    );
+                    $audit(&mut *tx, &record).await?;
+                }
+                tx.commit().await?;
+                Ok(ended)
             }
 
             async fn delete_expired_sessions(&self, now: chrono::DateTime<chrono::Utc>) -> crate::error::Result<u64> {
@@ -295,6 +401,20 @@ macro_rules! sql_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(r.rows_affected())
+            }
+
+            async fn audit(&self, record: &nexus_store::audit::NewRecord) -> crate::error::Result<()> {
+                nexus_store::audit::record(&self.db, record).await?;
+                Ok(())
+            }
+
+            async fn audit_log(
+                &self,
+                org: nexus_store::OrgId,
+                after: i64,
+                limit: i64,
+            ) -> crate::error::Result<Vec<nexus_store::audit::Record>> {
+                Ok(nexus_store::audit::list(&self.db, Some(org), after, limit).await?)
             }
         }
     };

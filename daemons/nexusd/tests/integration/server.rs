@@ -266,6 +266,20 @@ async fn login_flow(s: &TestServer) {
         .unwrap();
     assert_eq!(me.status(), 200);
 
+    // Until the one-time password is replaced, nothing else is allowed.
+    let pending = s
+        .client
+        .get(s.url("/api/admin/audit"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pending.status(), 403);
+    assert_eq!(
+        error_code(pending).await,
+        codes::AUTH_PASSWORD_CHANGE_REQUIRED
+    );
+
     // Cross-site attempts to change the password are refused before anything runs.
     let change =
         serde_json::json!({"current_password": otp, "new_password": "a much better passphrase"});
@@ -322,7 +336,74 @@ async fn login_flow(s: &TestServer) {
         .unwrap();
     assert_eq!(gone.status(), 401);
     assert_eq!(error_code(gone).await, codes::AUTH_REQUIRED);
-    s.login(&email, "a much better passphrase").await.unwrap();
+    let cookie = s.login(&email, "a much better passphrase").await.unwrap();
+
+    // Every change above is in the audit log, with who and from where.
+    let audit: serde_json::Value = s
+        .client
+        .get(s.url("/api/admin/audit?limit=50"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let records = audit["records"].as_array().unwrap();
+    let actions: Vec<&str> = records
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "org.created",
+            "user.created",
+            "session.login_failed",
+            "session.login",
+            "user.password_changed",
+            "session.logout",
+            "session.login"
+        ]
+    );
+    assert_eq!(records[2]["source"], "127.0.0.1");
+    assert!(
+        records[4]["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("owner@test.example (")
+    );
+    assert_eq!(audit["next_after"], records[6]["seq"]);
+    let bad = s
+        .client
+        .get(s.url("/api/admin/audit?after=soon"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(error_code(bad).await, codes::VALIDATION_FAILED);
+
+    // Logging out everywhere ends every session, this one included.
+    let other = s.login(&email, "a much better passphrase").await.unwrap();
+    let r = s
+        .client
+        .post(s.url("/api/session/logout-everywhere"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    for c in [&cookie, &other] {
+        let r = s
+            .client
+            .get(s.url("/api/session"))
+            .header("cookie", c)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
 }
 
 #[tokio::test]
