@@ -18,6 +18,8 @@ pub enum IdentityError {
     Invalid(String),
     #[error("{0} already exists")]
     Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("this instance is already provisioned: it has an organization")]
@@ -56,6 +58,7 @@ impl From<IdentityError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, codes::VALIDATION_FAILED, msg)
             }
             IdentityError::NotFound(_) => ApiError::not_found(msg),
+            IdentityError::Forbidden(_) => ApiError::forbidden(msg),
             IdentityError::AlreadyProvisioned => {
                 ApiError::new(StatusCode::CONFLICT, codes::VALIDATION_FAILED, msg)
             }

@@ -7,11 +7,13 @@
 //! the app into `nexusd` through [`nexus_runtime::App`].
 
 pub mod error;
+pub mod keys;
 pub mod model;
 pub mod routes;
 pub mod service;
 pub mod store;
 pub mod throttle;
+pub mod tokens;
 
 use std::time::Duration;
 
@@ -25,20 +27,48 @@ pub use service::IdentityService;
 
 pub static MIGRATIONS: AppMigrations = AppMigrations {
     app: "identity",
-    sqlite: &[Migration::new(
-        1,
-        "identity",
-        include_str!("../migrations/sqlite/0001_identity.sql"),
-    )],
-    postgres: &[Migration::new(
-        1,
-        "identity",
-        include_str!("../migrations/postgres/0001_identity.sql"),
-    )],
+    sqlite: &[
+        Migration::new(
+            1,
+            "identity",
+            include_str!("../migrations/sqlite/0001_identity.sql"),
+        ),
+        Migration::new(
+            2,
+            "tokens",
+            include_str!("../migrations/sqlite/0002_tokens.sql"),
+        ),
+    ],
+    postgres: &[
+        Migration::new(
+            1,
+            "identity",
+            include_str!("../migrations/postgres/0001_identity.sql"),
+        ),
+        Migration::new(
+            2,
+            "tokens",
+            include_str!("../migrations/postgres/0002_tokens.sql"),
+        ),
+    ],
 };
 
+/// The identity app. Its routes and jobs share one service per daemon (one revocation list,
+/// one verified-token cache).
 #[derive(Debug, Default)]
-pub struct IdentityApp;
+pub struct IdentityApp {
+    service: std::sync::OnceLock<IdentityService>,
+}
+
+impl IdentityApp {
+    fn shared(&self, ctx: &AppContext) -> Result<IdentityService, String> {
+        if let Some(s) = self.service.get() {
+            return Ok(s.clone());
+        }
+        let s = service(ctx)?;
+        Ok(self.service.get_or_init(|| s).clone())
+    }
+}
 
 /// Builds the identity service for a running daemon (also used by `nexusd provision`).
 pub fn service(ctx: &AppContext) -> Result<IdentityService, String> {
@@ -57,6 +87,10 @@ pub fn service(ctx: &AppContext) -> Result<IdentityService, String> {
             lifetime: chrono::TimeDelta::hours(hours),
         },
         token_key,
+        tokens::TokenAuthority::new(
+            keys::KeySet::open(&ctx.secrets_dir.join("signing"))?,
+            ctx.config.server.public_url.trim_end_matches('/'),
+        ),
     ))
 }
 
@@ -76,7 +110,7 @@ impl App for IdentityApp {
     }
 
     fn routes(&self, ctx: &AppContext) -> Result<Router, String> {
-        let service = service(ctx)?;
+        let service = self.shared(ctx)?;
         let secure_cookie = ctx.config.server.public_url.starts_with("https://");
         Ok(routes::router(routes::RouteState {
             service,
@@ -85,14 +119,28 @@ impl App for IdentityApp {
     }
 
     fn jobs(&self, ctx: &AppContext) -> Vec<Job> {
-        let service = match service(ctx) {
+        let service = match self.shared(ctx) {
             Ok(s) => s,
             Err(e) => {
-                tracing::error!("session sweeper not started: {e}");
+                tracing::error!("identity jobs not started: {e}");
                 return Vec::new();
             }
         };
-        vec![Job::new("session-sweeper", move |cancel| async move {
+        let revocations = service.clone();
+        let refresher = Job::new("token-revocations", move |cancel| async move {
+            let mut tick = tokio::time::interval(service::REVOCATION_REFRESH);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    _ = tick.tick() => {
+                        if let Err(e) = revocations.refresh_revocations().await {
+                            tracing::warn!(error = %e, "cannot reload the token revocation list");
+                        }
+                    }
+                }
+            }
+        });
+        let sweeper = Job::new("session-sweeper", move |cancel| async move {
             let mut tick = tokio::time::interval(Duration::from_secs(3600));
             loop {
                 tokio::select! {
@@ -106,6 +154,7 @@ impl App for IdentityApp {
                     }
                 }
             }
-        })]
+        });
+        vec![refresher, sweeper]
     }
 }

@@ -92,3 +92,30 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
     pub client: String,
 }
+
+/// A personal access token's record; the token itself is only shown once, at creation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: uuid::Uuid,
+    pub org: OrgId,
+    pub user: UserId,
+    pub name: String,
+    /// Space-separated.
+    pub scopes: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// An OAuth 2.0 client of an organization. Only an HMAC of its secret is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthClient {
+    pub id: String,
+    pub org: OrgId,
+    pub name: String,
+    pub secret_hash: String,
+    /// Space-separated: the most a token of this client may carry.
+    pub scopes: String,
+    pub created_at: DateTime<Utc>,
+    pub disabled: bool,
+}

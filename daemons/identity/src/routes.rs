@@ -5,13 +5,16 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use nexus_runtime::http::ClientAddr;
-use nexus_runtime::{ApiError, ApiJson, ApiQuery};
+use nexus_runtime::{ApiError, ApiJson, ApiPath, ApiQuery};
 use nexus_wire::{ChangePasswordRequest, LoginRequest, OrgView, SessionResponse, UserView, codes};
 
-use crate::model::{Organization, Role, Session, User};
+use crate::error::IdentityError;
+use crate::model::{ApiToken, OAuthClient, Organization, Role, Session, User};
 use crate::service::{IdentityService, user_actor};
+use crate::tokens::{SCOPES, Subject, TokenError, TokenPrincipal};
+use nexus_store::OrgId;
 
 pub const COOKIE: &str = "nexus_session";
 
@@ -28,6 +31,13 @@ pub fn router(state: RouteState) -> Router {
         .route("/api/session/password", post(change_password))
         .route("/api/session/logout-everywhere", post(logout_everywhere))
         .route("/api/admin/audit", get(audit_log))
+        .route("/api/whoami", get(whoami))
+        .route("/api/tokens", get(list_tokens).post(create_token))
+        .route("/api/tokens/{id}", delete(revoke_token))
+        .route("/api/admin/clients", get(list_clients).post(create_client))
+        .route("/api/admin/clients/{id}", delete(disable_client))
+        .route("/oauth/token", post(oauth_token))
+        .route("/.well-known/jwks.json", get(jwks))
         .with_state(state)
 }
 
@@ -73,6 +83,73 @@ impl FromRequestParts<RouteState> for Pending {
     }
 }
 
+/// Who is calling: a browser session, or an API token (`Authorization: Bearer …`),
+/// verified locally.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Session(Box<Authenticated>),
+    Token(TokenPrincipal),
+}
+
+impl Caller {
+    pub fn org(&self) -> OrgId {
+        match self {
+            Self::Session(a) => a.org.id,
+            Self::Token(t) => t.org,
+        }
+    }
+
+    /// Sessions act with their user's role; tokens need `scope` as well.
+    pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
+        match self {
+            Self::Token(t) if !t.scopes.contains(scope) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                codes::AUTH_INSUFFICIENT_SCOPE,
+                format!("this token lacks the scope `{scope}`"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FromRequestParts<RouteState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &RouteState) -> Result<Self, ApiError> {
+        let Some(auth) = parts.headers.get(header::AUTHORIZATION) else {
+            return Ok(Self::Session(Box::new(
+                Authenticated::from_request_parts(parts, state).await?,
+            )));
+        };
+        let token = auth
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    codes::AUTH_INVALID_TOKEN,
+                    "send the token as `Authorization: Bearer TOKEN`",
+                )
+            })?;
+        if !state.service.tokens().revocations_loaded() {
+            state.service.refresh_revocations().await?;
+        }
+        state
+            .service
+            .verify_bearer(token)
+            .map(Self::Token)
+            .map_err(|e| {
+                let code = match e {
+                    TokenError::Expired => codes::AUTH_TOKEN_EXPIRED,
+                    TokenError::Invalid | TokenError::Revoked => codes::AUTH_INVALID_TOKEN,
+                };
+                ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string())
+            })
+    }
+}
+
 /// An owner or administrator of their organization.
 #[derive(Debug, Clone)]
 pub struct Admin(pub Authenticated);
@@ -82,12 +159,18 @@ impl FromRequestParts<RouteState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &RouteState) -> Result<Self, ApiError> {
         let auth = Authenticated::from_request_parts(parts, state).await?;
-        if !matches!(auth.user.role, Role::Owner | Role::Admin) {
-            return Err(ApiError::forbidden(
-                "only owners and administrators of the organization can do this",
-            ));
-        }
+        require_admin(&auth.user)?;
         Ok(Self(auth))
+    }
+}
+
+fn require_admin(user: &User) -> Result<(), ApiError> {
+    if matches!(user.role, Role::Owner | Role::Admin) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "only owners and administrators of the organization can do this",
+        ))
     }
 }
 
@@ -207,12 +290,16 @@ fn default_audit_limit() -> i64 {
 /// seen as `after`.
 async fn audit_log(
     State(state): State<RouteState>,
-    Admin(auth): Admin,
+    caller: Caller,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
+    match &caller {
+        Caller::Session(auth) => require_admin(&auth.user)?,
+        Caller::Token(_) => caller.require_scope("audit:read")?,
+    }
     let records = state
         .service
-        .audit_log(auth.org.id, q.after, q.limit)
+        .audit_log(caller.org(), q.after, q.limit)
         .await?;
     let next_after = records.last().map_or(q.after.max(0), |r| r.seq);
     let mut resp = ApiJson(serde_json::json!({ "records": records, "next_after": next_after }))
@@ -239,6 +326,301 @@ async fn change_password(
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who the caller is, from the token alone (no database read for tokens).
+async fn whoami(caller: Caller) -> Result<Response, ApiError> {
+    caller.require_scope("profile")?;
+    let body = match &caller {
+        Caller::Session(a) => serde_json::json!({
+            "org": a.org.id,
+            "subject": format!("user:{}", a.user.id),
+            "via": "session",
+            "scopes": session_scopes(a.user.role),
+        }),
+        Caller::Token(t) => serde_json::json!({
+            "org": t.org,
+            "subject": match &t.subject {
+                Subject::User(u) => format!("user:{u}"),
+                Subject::Client(c) => format!("client:{c}"),
+            },
+            "via": "token",
+            "scopes": t.scopes.iter().collect::<Vec<_>>(),
+            "expires_at": t.expires_at,
+        }),
+    };
+    let mut resp = ApiJson(body).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// What a session of this role may do, in scope terms.
+fn session_scopes(role: Role) -> Vec<&'static str> {
+    let admin = matches!(role, Role::Owner | Role::Admin);
+    SCOPES
+        .iter()
+        .map(|(s, _)| *s)
+        .filter(|s| admin || !crate::tokens::ADMIN_SCOPES.contains(s))
+        .collect()
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTokenRequest {
+    name: String,
+    scopes: Vec<String>,
+    expires_in_days: Option<u32>,
+}
+
+fn token_json(t: &ApiToken) -> serde_json::Value {
+    serde_json::json!({
+        "id": t.id,
+        "name": t.name,
+        "scopes": t.scopes.split(' ').collect::<Vec<_>>(),
+        "created_at": t.created_at,
+        "expires_at": t.expires_at,
+        "revoked_at": t.revoked_at,
+    })
+}
+
+/// Creates a personal access token; the token is in this answer only.
+async fn create_token(
+    State(state): State<RouteState>,
+    ClientAddr(client): ClientAddr,
+    auth: Authenticated,
+    ApiJson(req): ApiJson<NewTokenRequest>,
+) -> Result<Response, ApiError> {
+    let (record, token) = state
+        .service
+        .create_api_token(
+            &auth.user,
+            &req.name,
+            &req.scopes,
+            req.expires_in_days,
+            &user_actor(&auth.user, &client),
+        )
+        .await?;
+    let mut body = token_json(&record);
+    body["token"] = serde_json::Value::String(token);
+    let mut resp = (StatusCode::CREATED, ApiJson(body)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+async fn list_tokens(
+    State(state): State<RouteState>,
+    auth: Authenticated,
+) -> Result<ApiJson<serde_json::Value>, ApiError> {
+    let tokens = state.service.list_api_tokens(&auth.user).await?;
+    Ok(ApiJson(serde_json::json!({
+        "tokens": tokens.iter().map(token_json).collect::<Vec<_>>()
+    })))
+}
+
+fn parse_id(id: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(id).map_err(|_| {
+        ApiError::bad_request(codes::VALIDATION_FAILED, format!("`{id}` is not an id"))
+    })
+}
+
+async fn revoke_token(
+    State(state): State<RouteState>,
+    ClientAddr(client): ClientAddr,
+    auth: Authenticated,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    state
+        .service
+        .revoke_api_token(&auth.user, id, &user_actor(&auth.user, &client))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewClientRequest {
+    name: String,
+    scopes: Vec<String>,
+}
+
+fn client_json(c: &OAuthClient) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": c.id,
+        "name": c.name,
+        "scopes": c.scopes.split(' ').collect::<Vec<_>>(),
+        "created_at": c.created_at,
+        "disabled": c.disabled,
+    })
+}
+
+/// Registers an OAuth client; the secret is in this answer only.
+async fn create_client(
+    State(state): State<RouteState>,
+    ClientAddr(client): ClientAddr,
+    Admin(auth): Admin,
+    ApiJson(req): ApiJson<NewClientRequest>,
+) -> Result<Response, ApiError> {
+    let (c, secret) = state
+        .service
+        .create_client(
+            auth.org.id,
+            &req.name,
+            &req.scopes,
+            &user_actor(&auth.user, &client),
+        )
+        .await?;
+    let mut body = client_json(&c);
+    body["client_secret"] = serde_json::Value::String(secret);
+    let mut resp = (StatusCode::CREATED, ApiJson(body)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+async fn list_clients(
+    State(state): State<RouteState>,
+    Admin(auth): Admin,
+) -> Result<ApiJson<serde_json::Value>, ApiError> {
+    let clients = state.service.store().list_clients(auth.org.id).await?;
+    Ok(ApiJson(serde_json::json!({
+        "clients": clients.iter().map(client_json).collect::<Vec<_>>()
+    })))
+}
+
+async fn disable_client(
+    State(state): State<RouteState>,
+    ClientAddr(client): ClientAddr,
+    Admin(auth): Admin,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .service
+        .disable_client(auth.org.id, &id, &user_actor(&auth.user, &client))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An error of the OAuth token endpoint, in RFC 6749 §5.2's shape (what OAuth libraries
+/// parse), not the API's usual one.
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut resp = (
+        status,
+        ApiJson(serde_json::json!({ "error": error, "error_description": description })),
+    )
+        .into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The OAuth 2.0 token endpoint. Grant: `client_credentials`, with the client's id and
+/// secret in HTTP Basic authentication or in the form.
+async fn oauth_token(
+    State(state): State<RouteState>,
+    ClientAddr(from): ClientAddr,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&body).into_owned().collect();
+    match form.get("grant_type").map(String::as_str) {
+        Some("client_credentials") => {}
+        Some(other) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                &format!("grant_type `{other}` is not supported here; use client_credentials"),
+            );
+        }
+        None => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "send grant_type=client_credentials as application/x-www-form-urlencoded",
+            );
+        }
+    }
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|pair| {
+            let (id, secret) = pair.split_once(':')?;
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+            };
+            Some((decode(id)?, decode(secret)?))
+        });
+    let Some((id, secret)) = basic.or_else(|| {
+        Some((
+            form.get("client_id")?.clone(),
+            form.get("client_secret")?.clone(),
+        ))
+    }) else {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "authenticate the client with HTTP Basic (client_id:client_secret)",
+        );
+    };
+    match state
+        .service
+        .client_credentials(&id, &secret, form.get("scope").map(String::as_str), &from)
+        .await
+    {
+        Ok((token, expires_in, scopes)) => {
+            let mut resp = ApiJson(serde_json::json!({
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": expires_in,
+                "scope": scopes.to_string_list(),
+            }))
+            .into_response();
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(IdentityError::InvalidCredentials) => oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown or disabled client, or a wrong secret",
+        ),
+        Err(IdentityError::Invalid(m)) => oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &m),
+        Err(IdentityError::Throttled { retry_after_secs }) => {
+            let mut resp = oauth_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "invalid_client",
+                &format!("too many failed attempts; try again in {retry_after_secs} seconds"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            resp
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// The public signing keys, for anyone verifying NEXUS tokens.
+async fn jwks(State(state): State<RouteState>) -> Response {
+    let mut resp = ApiJson(state.service.tokens().keys().jwks()).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    resp
 }
 
 #[cfg(test)]

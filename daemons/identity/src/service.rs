@@ -12,9 +12,11 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::error::{IdentityError, Result};
+use crate::model::{ApiToken, OAuthClient};
 use crate::model::{NewUser, Organization, Role, Session, User};
 use crate::store::{EndSessions, IdentityStore};
 use crate::throttle::Throttle;
+use crate::tokens::{Claims, Scopes, TokenAuthority, TokenError, TokenPrincipal};
 pub use nexus_store::audit::Actor;
 
 /// Shortest password accepted when a user chooses one.
@@ -36,6 +38,8 @@ pub struct IdentityService {
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
     /// Key of the HMAC under which session tokens are stored (`secrets/session.key`).
     token_key: Arc<Vec<u8>>,
+    /// Signs and verifies API tokens.
+    tokens: TokenAuthority,
 }
 
 /// What provisioning created; the one-time password is shown once and never stored.
@@ -61,6 +65,7 @@ impl IdentityService {
         throttle: Throttle,
         policy: SessionPolicy,
         token_key: Vec<u8>,
+        tokens: TokenAuthority,
     ) -> Self {
         Self {
             store,
@@ -68,7 +73,12 @@ impl IdentityService {
             policy,
             dummy_hash: Arc::new(tokio::sync::OnceCell::new()),
             token_key: Arc::new(token_key),
+            tokens,
         }
+    }
+
+    pub fn tokens(&self) -> &TokenAuthority {
+        &self.tokens
     }
 
     pub fn store(&self) -> &Arc<dyn IdentityStore> {
@@ -415,6 +425,177 @@ impl IdentityService {
         Ok(User { disabled, ..user })
     }
 
+    /// Issues a personal access token for `user`; the token is returned once, never stored.
+    pub async fn create_api_token(
+        &self,
+        user: &User,
+        name: &str,
+        scopes: &[String],
+        days: Option<u32>,
+        actor: &Actor,
+    ) -> Result<(ApiToken, String)> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(IdentityError::Invalid(
+                "give the token a name of 1 to 100 characters (what it is for)".into(),
+            ));
+        }
+        let scopes =
+            Scopes::parse(scopes.iter().map(String::as_str)).map_err(IdentityError::Invalid)?;
+        check_scopes_for_role(&scopes, user.role)?;
+        let days = days.unwrap_or(90);
+        if !(1..=MAX_TOKEN_DAYS).contains(&days) {
+            return Err(IdentityError::Invalid(format!(
+                "a token lives 1 to {MAX_TOKEN_DAYS} days"
+            )));
+        }
+        let now = Utc::now();
+        let record = ApiToken {
+            id: uuid::Uuid::now_v7(),
+            org: user.org,
+            user: user.id,
+            name: name.to_owned(),
+            scopes: scopes.to_string_list(),
+            created_at: now,
+            expires_at: now + chrono::TimeDelta::days(i64::from(days)),
+            revoked_at: None,
+        };
+        let token = self
+            .tokens
+            .sign(Claims {
+                iss: String::new(),
+                sub: format!("user:{}", user.id),
+                aud: String::new(),
+                org: user.org,
+                scope: record.scopes.clone(),
+                iat: now.timestamp(),
+                exp: record.expires_at.timestamp(),
+                jti: record.id,
+            })
+            .map_err(IdentityError::Hash)?;
+        self.store.create_api_token(&record, actor).await?;
+        Ok((record, token))
+    }
+
+    pub async fn list_api_tokens(&self, user: &User) -> Result<Vec<ApiToken>> {
+        self.store.list_api_tokens(user.org, user.id).await
+    }
+
+    /// Revokes one of `user`'s tokens: refused here at once, in other daemons within
+    /// [`REVOCATION_REFRESH`].
+    pub async fn revoke_api_token(&self, user: &User, id: uuid::Uuid, actor: &Actor) -> Result<()> {
+        self.store
+            .revoke_api_token(user.org, user.id, id, actor)
+            .await?;
+        self.tokens.add_revoked([id], []);
+        Ok(())
+    }
+
+    /// Registers an OAuth client for client-credentials access; returns its secret once.
+    pub async fn create_client(
+        &self,
+        org: OrgId,
+        name: &str,
+        scopes: &[String],
+        actor: &Actor,
+    ) -> Result<(OAuthClient, String)> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(IdentityError::Invalid(
+                "give the client a name of 1 to 100 characters".into(),
+            ));
+        }
+        let scopes =
+            Scopes::parse(scopes.iter().map(String::as_str)).map_err(IdentityError::Invalid)?;
+        let secret = generate_token();
+        let client = OAuthClient {
+            id: format!("nxc_{}", uuid::Uuid::new_v4().simple()),
+            org,
+            name: name.to_owned(),
+            secret_hash: self.hash_token(&secret),
+            scopes: scopes.to_string_list(),
+            created_at: Utc::now(),
+            disabled: false,
+        };
+        self.store.create_client(&client, actor).await?;
+        Ok((client, secret))
+    }
+
+    pub async fn disable_client(&self, org: OrgId, id: &str, actor: &Actor) -> Result<()> {
+        self.store.disable_client(org, id, actor).await?;
+        self.tokens.add_revoked([], [id.to_owned()]);
+        Ok(())
+    }
+
+    /// The OAuth 2.0 client-credentials grant (RFC 6749 §4.4): checks the client's secret
+    /// and issues a one-hour token with the requested scopes (all of the client's when
+    /// none are named). Failures are throttled per client id and per address.
+    pub async fn client_credentials(
+        &self,
+        client_id: &str,
+        secret: &str,
+        scope: Option<&str>,
+        from: &str,
+    ) -> Result<(String, i64, Scopes)> {
+        let key = format!("client:{client_id}");
+        if let Some(wait) = self.throttle.check(&key, from) {
+            return Err(IdentityError::Throttled {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        let client = self.store.client(client_id).await?;
+        let valid = client.as_ref().is_some_and(|c| {
+            !c.disabled && constant_time_eq(&c.secret_hash, &self.hash_token(secret))
+        });
+        let Some(client) = client.filter(|_| valid) else {
+            self.throttle.record_failure(&key, from);
+            return Err(IdentityError::InvalidCredentials);
+        };
+        self.throttle.record_success(&key);
+        let allowed = Scopes::parse([client.scopes.as_str()]).map_err(IdentityError::Invalid)?;
+        let scopes = match scope.map(str::trim).filter(|s| !s.is_empty()) {
+            None => allowed,
+            Some(s) => {
+                let asked = Scopes::parse([s]).map_err(IdentityError::Invalid)?;
+                if !asked.within(&allowed) {
+                    return Err(IdentityError::Invalid(format!(
+                        "this client may only ask for: {}",
+                        allowed.to_string_list()
+                    )));
+                }
+                asked
+            }
+        };
+        let now = Utc::now();
+        let token = self
+            .tokens
+            .sign(Claims {
+                iss: String::new(),
+                sub: format!("client:{}", client.id),
+                aud: String::new(),
+                org: client.org,
+                scope: scopes.to_string_list(),
+                iat: now.timestamp(),
+                exp: now.timestamp() + CLIENT_TOKEN_SECS,
+                jti: uuid::Uuid::now_v7(),
+            })
+            .map_err(IdentityError::Hash)?;
+        Ok((token, CLIENT_TOKEN_SECS, scopes))
+    }
+
+    /// Verifies a bearer token locally (signature, expiry, revocation).
+    pub fn verify_bearer(&self, token: &str) -> std::result::Result<TokenPrincipal, TokenError> {
+        self.tokens.verify(token)
+    }
+
+    /// Reloads the revocation lists from the database.
+    pub async fn refresh_revocations(&self) -> Result<()> {
+        let tokens = self.store.revoked_api_tokens(Utc::now()).await?;
+        let clients = self.store.disabled_clients().await?;
+        self.tokens.set_revoked(tokens, clients);
+        Ok(())
+    }
+
     pub async fn sweep_sessions(&self) -> Result<u64> {
         self.store.delete_expired_sessions(Utc::now()).await
     }
@@ -425,6 +606,34 @@ impl IdentityService {
             .to_std()
             .unwrap_or(Duration::from_secs(3600))
     }
+}
+
+/// Longest life of a personal access token.
+pub const MAX_TOKEN_DAYS: u32 = 366;
+/// Life of a client-credentials token.
+pub const CLIENT_TOKEN_SECS: i64 = 3600;
+/// How often daemons reload the revocation lists.
+pub const REVOCATION_REFRESH: Duration = Duration::from_secs(5);
+
+fn check_scopes_for_role(scopes: &Scopes, role: Role) -> Result<()> {
+    let admin = matches!(role, Role::Owner | Role::Admin);
+    if let Some(s) = scopes
+        .iter()
+        .find(|s| !admin && crate::tokens::ADMIN_SCOPES.contains(s))
+    {
+        return Err(IdentityError::Forbidden(format!(
+            "only owners and administrators can give a token the scope `{s}`"
+        )));
+    }
+    Ok(())
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The audit actor for a signed-in user acting from `from`.

@@ -5,10 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use nexus_identity::keys::KeySet;
 use nexus_identity::model::{NewUser, Role};
 use nexus_identity::service::{IdentityService, SessionPolicy, hash_password};
 use nexus_identity::store::{self, EndSessions, IdentityStore};
 use nexus_identity::throttle::Throttle;
+use nexus_identity::tokens::{TokenAuthority, TokenError};
 use nexus_identity::{IdentityError, MIGRATIONS};
 use nexus_store::audit::Actor;
 use nexus_store::{Db, EventBus, OrgId, Outbox};
@@ -22,6 +24,7 @@ nexus_store::each_backend!(
     wrong_passwords_are_throttled,
     password_change_rules,
     operator_commands,
+    api_tokens_and_clients,
 );
 
 fn op() -> Actor {
@@ -32,6 +35,7 @@ struct Fixture {
     store: Arc<dyn IdentityStore>,
     outbox: Outbox,
     service: IdentityService,
+    _keys: tempfile::TempDir,
 }
 
 async fn fixture(db: &Db) -> Fixture {
@@ -40,6 +44,8 @@ async fn fixture(db: &Db) -> Fixture {
         .expect("migrate");
     let outbox = Outbox::new(db.clone(), EventBus::new(64));
     let store = store::open(db, outbox.clone());
+    let keys = tempfile::tempdir().unwrap();
+    let tokens = TokenAuthority::new(KeySet::open(keys.path()).unwrap(), "https://nexus.test");
     let service = IdentityService::new(
         store.clone(),
         Throttle::new(Duration::from_secs(60), 3, 50),
@@ -47,11 +53,13 @@ async fn fixture(db: &Db) -> Fixture {
             lifetime: chrono::TimeDelta::hours(1),
         },
         b"0123456789abcdef0123456789abcdef".to_vec(),
+        tokens,
     );
     Fixture {
         store,
         outbox,
         service,
+        _keys: keys,
     }
 }
 
@@ -507,4 +515,184 @@ async fn operator_commands(db: &Db) {
         .await
         .unwrap();
     f.service.login("ann@beta.test", &otp, "x").await.unwrap();
+}
+
+async fn api_tokens_and_clients(db: &Db) {
+    let f = fixture(db).await;
+    let p = f
+        .service
+        .provision("Acme", "owner@acme.test", &op())
+        .await
+        .unwrap();
+    let owner = p.admin;
+    let (member, _) = f
+        .service
+        .add_user(p.org.id, "mem@acme.test", None, Role::Member, &op())
+        .await
+        .unwrap();
+    f.service.refresh_revocations().await.unwrap();
+    let scopes = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    let (record, token) = f
+        .service
+        .create_api_token(
+            &owner,
+            "backup script",
+            &scopes(&["profile", "audit:read"]),
+            Some(30),
+            &op(),
+        )
+        .await
+        .unwrap();
+    let principal = f.service.verify_bearer(&token).unwrap();
+    assert_eq!(principal.org, p.org.id);
+    assert_eq!(
+        principal.subject,
+        nexus_identity::tokens::Subject::User(owner.id)
+    );
+    assert!(principal.scopes.contains("audit:read"));
+    assert_eq!((record.expires_at - record.created_at).num_days(), 30);
+
+    // Members cannot mint admin scopes; bad input is refused with the reason.
+    assert!(matches!(
+        f.service
+            .create_api_token(&member, "x", &scopes(&["audit:read"]), None, &op())
+            .await,
+        Err(IdentityError::Forbidden(_))
+    ));
+    for (name, sc, days) in [
+        ("x", scopes(&["drive:everything"]), None),
+        ("", scopes(&["profile"]), None),
+        ("x", scopes(&[]), None),
+        ("x", scopes(&["profile"]), Some(0)),
+        ("x", scopes(&["profile"]), Some(10_000)),
+    ] {
+        assert!(matches!(
+            f.service
+                .create_api_token(&member, name, &sc, days, &op())
+                .await,
+            Err(IdentityError::Invalid(_))
+        ));
+    }
+    let (_, member_token) = f
+        .service
+        .create_api_token(&member, "cli", &scopes(&["profile"]), None, &op())
+        .await
+        .unwrap();
+
+    // Each user sees and revokes only their own tokens.
+    assert_eq!(f.service.list_api_tokens(&owner).await.unwrap().len(), 1);
+    assert_eq!(f.service.list_api_tokens(&member).await.unwrap().len(), 1);
+    assert!(matches!(
+        f.service.revoke_api_token(&member, record.id, &op()).await,
+        Err(IdentityError::NotFound(_))
+    ));
+    f.service
+        .revoke_api_token(&owner, record.id, &op())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.service.verify_bearer(&token).unwrap_err(),
+        TokenError::Revoked
+    );
+
+    // Another daemon on the same database and keys learns of it from the database,
+    // including the tokens of a user who was disabled.
+    f.service
+        .set_user_disabled(p.org.id, "mem@acme.test", true, &op())
+        .await
+        .unwrap();
+    let other = TokenAuthority::new(KeySet::open(f._keys.path()).unwrap(), "https://nexus.test");
+    assert!(other.verify(&member_token).is_ok(), "not loaded yet");
+    other.set_revoked(
+        f.store
+            .revoked_api_tokens(chrono::Utc::now())
+            .await
+            .unwrap(),
+        f.store.disabled_clients().await.unwrap(),
+    );
+    assert_eq!(other.verify(&token).unwrap_err(), TokenError::Revoked);
+    assert_eq!(
+        other.verify(&member_token).unwrap_err(),
+        TokenError::Revoked
+    );
+
+    // Client credentials.
+    let (client, secret) = f
+        .service
+        .create_client(p.org.id, "billing sync", &scopes(&["profile"]), &op())
+        .await
+        .unwrap();
+    let (ct, expires_in, granted) = f
+        .service
+        .client_credentials(&client.id, &secret, None, "192.0.2.5")
+        .await
+        .unwrap();
+    assert_eq!(
+        (expires_in, granted.to_string_list().as_str()),
+        (3600, "profile")
+    );
+    let cp = f.service.verify_bearer(&ct).unwrap();
+    assert_eq!(
+        cp.subject,
+        nexus_identity::tokens::Subject::Client(client.id.clone())
+    );
+    assert!(matches!(
+        f.service
+            .client_credentials(&client.id, "wrong", None, "192.0.2.5")
+            .await,
+        Err(IdentityError::InvalidCredentials)
+    ));
+    assert!(matches!(
+        f.service
+            .client_credentials("nxc_nobody", &secret, None, "192.0.2.5")
+            .await,
+        Err(IdentityError::InvalidCredentials)
+    ));
+    assert!(matches!(
+        f.service
+            .client_credentials(&client.id, &secret, Some("audit:read"), "192.0.2.5")
+            .await,
+        Err(IdentityError::Invalid(_))
+    ));
+    assert!(
+        matches!(
+            f.service
+                .disable_client(OrgId::generate(), &client.id, &op())
+                .await,
+            Err(IdentityError::NotFound(_))
+        ),
+        "another tenant cannot disable it"
+    );
+    f.service
+        .disable_client(p.org.id, &client.id, &op())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.service.verify_bearer(&ct).unwrap_err(),
+        TokenError::Revoked
+    );
+    assert!(matches!(
+        f.service
+            .client_credentials(&client.id, &secret, None, "192.0.2.5")
+            .await,
+        Err(IdentityError::InvalidCredentials)
+    ));
+
+    let actions: Vec<String> = f
+        .service
+        .audit_log(p.org.id, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    for a in [
+        "token.created",
+        "token.revoked",
+        "client.created",
+        "client.disabled",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
 }

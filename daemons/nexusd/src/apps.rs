@@ -7,6 +7,6 @@ use nexus_runtime::App;
 pub fn all() -> Vec<Arc<dyn App>> {
     vec![
         Arc::new(nexus_hub::HubApp),
-        Arc::new(nexus_identity::IdentityApp),
+        Arc::new(nexus_identity::IdentityApp::default()),
     ]
 }

@@ -18,5 +18,5 @@ pub mod telemetry;
 
 pub use app::{App, AppContext, BoxFuture, Health, Job, ProtocolListener};
 pub use config::Config;
-pub use http::{ApiError, ApiJson, ApiQuery};
+pub use http::{ApiError, ApiJson, ApiPath, ApiQuery};
 pub use server::{Running, ServeError, start};

@@ -23,6 +23,12 @@ pub mod codes {
     /// The account still has its one-time password: only `GET /api/session`,
     /// `POST /api/session/password` and logging out work until it is changed.
     pub const AUTH_PASSWORD_CHANGE_REQUIRED: &str = "auth.password_change_required";
+    /// The bearer token is malformed, forged, for another instance, or revoked.
+    pub const AUTH_INVALID_TOKEN: &str = "auth.invalid_token";
+    /// The bearer token has expired: get a new one.
+    pub const AUTH_TOKEN_EXPIRED: &str = "auth.token_expired";
+    /// The bearer token lacks the scope this request needs.
+    pub const AUTH_INSUFFICIENT_SCOPE: &str = "auth.insufficient_scope";
     /// Logged in, but the role does not allow this.
     pub const FORBIDDEN: &str = "auth.forbidden";
     pub const UNAVAILABLE: &str = "service.unavailable";

@@ -14,7 +14,7 @@ use nexus_store::audit::{self, Actor};
 use nexus_store::{Db, OrgId};
 
 use crate::error::Result;
-use crate::model::{NewUser, Organization, Role, Session, User, UserId};
+use crate::model::{ApiToken, NewUser, OAuthClient, Organization, Role, Session, User, UserId};
 
 /// Which sessions a password change ends, in the same transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +82,30 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     ) -> Result<u64>;
     /// Removes expired sessions (housekeeping: not audited).
     async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
+
+    /// Records a new personal access token.
+    async fn create_api_token(&self, token: &ApiToken, actor: &Actor) -> Result<()>;
+    /// A user's tokens, newest first.
+    async fn list_api_tokens(&self, org: OrgId, user: UserId) -> Result<Vec<ApiToken>>;
+    /// Revokes one of `user`'s tokens; `NotFound` if they have no such (unrevoked) token.
+    async fn revoke_api_token(
+        &self,
+        org: OrgId,
+        user: UserId,
+        id: uuid::Uuid,
+        actor: &Actor,
+    ) -> Result<()>;
+    /// Ids of revoked tokens that have not expired yet (what verifiers must refuse).
+    async fn revoked_api_tokens(&self, now: DateTime<Utc>) -> Result<Vec<uuid::Uuid>>;
+
+    async fn create_client(&self, client: &OAuthClient, actor: &Actor) -> Result<()>;
+    /// A client by its id, in any organization: the id identifies the tenant.
+    async fn client(&self, id: &str) -> Result<Option<OAuthClient>>;
+    async fn list_clients(&self, org: OrgId) -> Result<Vec<OAuthClient>>;
+    /// Disables a client: it gets no new tokens and its tokens stop verifying.
+    async fn disable_client(&self, org: OrgId, id: &str, actor: &Actor) -> Result<()>;
+    /// Ids of disabled clients (what verifiers must refuse).
+    async fn disabled_clients(&self) -> Result<Vec<String>>;
 
     /// Appends an audit record that goes with no other change (a failed login).
     async fn audit(&self, record: &audit::NewRecord) -> Result<()>;
@@ -172,6 +196,58 @@ impl From<SessionRow> for Session {
             created_at: r.created_at,
             expires_at: r.expires_at,
             client: r.client,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ApiTokenRow {
+    id: uuid::Uuid,
+    org_id: OrgId,
+    user_id: UserId,
+    name: String,
+    scopes: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiTokenRow> for ApiToken {
+    fn from(r: ApiTokenRow) -> Self {
+        Self {
+            id: r.id,
+            org: r.org_id,
+            user: r.user_id,
+            name: r.name,
+            scopes: r.scopes,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ClientRow {
+    id: String,
+    org_id: OrgId,
+    name: String,
+    secret_hash: String,
+    scopes: String,
+    created_at: DateTime<Utc>,
+    disabled: bool,
+}
+
+impl From<ClientRow> for OAuthClient {
+    fn from(r: ClientRow) -> Self {
+        Self {
+            id: r.id,
+            org: r.org_id,
+            name: r.name,
+            secret_hash: r.secret_hash,
+            scopes: r.scopes,
+            created_at: r.created_at,
+            disabled: r.disabled,
         }
     }
 }

@@ -114,6 +114,12 @@ macro_rules! sql_store {
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
+                    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE org_id = $2 AND user_id = $3 AND revoked_at IS NULL")
+                        .bind(chrono::Utc::now())
+                        .bind(org)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 let kind = if disabled { "identity.user.disabled" } else { "identity.user.enabled" };
                 let event = nexus_store::NewEvent::new(org, "identity", kind, serde_json::json!({ "user_id": id }));
@@ -401,6 +407,178 @@ macro_rules! sql_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(r.rows_affected())
+            }
+
+            async fn create_api_token(
+                &self,
+                t: &crate::model::ApiToken,
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO api_tokens (id, org_id, user_id, name, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(t.id)
+                .bind(t.org)
+                .bind(t.user)
+                .bind(&t.name)
+                .bind(&t.scopes)
+                .bind(t.created_at)
+                .bind(t.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(t.org),
+                    actor,
+                    "token.created",
+                    format!("token:{}", t.id),
+                    serde_json::json!({ "user_id": t.user, "name": t.name, "scopes": t.scopes, "expires_at": t.expires_at }),
+                );
+                $audit(&mut *tx, &record).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_api_tokens(
+                &self,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+            ) -> crate::error::Result<Vec<crate::model::ApiToken>> {
+                let rows: Vec<crate::store::ApiTokenRow> = sqlx::query_as(
+                    "SELECT id, org_id, user_id, name, scopes, created_at, expires_at, revoked_at FROM api_tokens \
+                     WHERE org_id = $1 AND user_id = $2 ORDER BY created_at DESC",
+                )
+                .bind(org)
+                .bind(user)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn revoke_api_token(
+                &self,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+                id: uuid::Uuid,
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE org_id = $2 AND user_id = $3 AND id = $4 AND revoked_at IS NULL")
+                    .bind(chrono::Utc::now())
+                    .bind(org)
+                    .bind(user)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                if r.rows_affected() == 0 {
+                    return Err(crate::error::IdentityError::NotFound(format!("token {id}")));
+                }
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
+                    actor,
+                    "token.revoked",
+                    format!("token:{id}"),
+                    serde_json::json!({ "user_id": user }),
+                );
+                $audit(&mut *tx, &record).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn revoked_api_tokens(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> crate::error::Result<Vec<uuid::Uuid>> {
+                Ok(sqlx::query_scalar("SELECT id FROM api_tokens WHERE revoked_at IS NOT NULL AND expires_at > $1")
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn create_client(
+                &self,
+                c: &crate::model::OAuthClient,
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO oauth_clients (id, org_id, name, secret_hash, scopes, created_at, disabled) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&c.id)
+                .bind(c.org)
+                .bind(&c.name)
+                .bind(&c.secret_hash)
+                .bind(&c.scopes)
+                .bind(c.created_at)
+                .bind(c.disabled)
+                .execute(&mut *tx)
+                .await?;
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(c.org),
+                    actor,
+                    "client.created",
+                    format!("client:{}", c.id),
+                    serde_json::json!({ "name": c.name, "scopes": c.scopes }),
+                );
+                $audit(&mut *tx, &record).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn client(&self, id: &str) -> crate::error::Result<Option<crate::model::OAuthClient>> {
+                let row: Option<crate::store::ClientRow> = sqlx::query_as(
+                    "SELECT id, org_id, name, secret_hash, scopes, created_at, disabled FROM oauth_clients WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn list_clients(&self, org: nexus_store::OrgId) -> crate::error::Result<Vec<crate::model::OAuthClient>> {
+                let rows: Vec<crate::store::ClientRow> = sqlx::query_as(
+                    "SELECT id, org_id, name, secret_hash, scopes, created_at, disabled FROM oauth_clients WHERE org_id = $1 ORDER BY created_at",
+                )
+                .bind(org)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn disable_client(
+                &self,
+                org: nexus_store::OrgId,
+                id: &str,
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let r = sqlx::query("UPDATE oauth_clients SET disabled = $1 WHERE org_id = $2 AND id = $3 AND disabled = $4")
+                    .bind(true)
+                    .bind(org)
+                    .bind(id)
+                    .bind(false)
+                    .execute(&mut *tx)
+                    .await?;
+                if r.rows_affected() == 0 {
+                    return Err(crate::error::IdentityError::NotFound(format!("client {id}")));
+                }
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
+                    actor,
+                    "client.disabled",
+                    format!("client:{id}"),
+                    serde_json::json!({}),
+                );
+                $audit(&mut *tx, &record).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn disabled_clients(&self) -> crate::error::Result<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT id FROM oauth_clients WHERE disabled = $1")
+                    .bind(true)
+                    .fetch_all(&self.pool)
+                    .await?)
             }
 
             async fn audit(&self, record: &nexus_store::audit::NewRecord) -> crate::error::Result<()> {

@@ -1,7 +1,9 @@
 //! nexusd's integration tests, in one binary: a real daemon over HTTP and the admin
-//! socket (`server`), and the binary's behaviour on bad input (`cli`).
+//! socket (`server`), API tokens over HTTP (`tokens`), and the binary's behaviour on bad
+//! input (`cli`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
 mod server;
+mod tokens;
