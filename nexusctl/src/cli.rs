@@ -73,6 +73,17 @@ pub enum Command {
         )]
         args: Vec<String>,
     },
+    /// Manage the keys that sign API tokens: list, rotate, retire (`nexusctl keys --help`).
+    #[command(disable_help_flag = true)]
+    Keys {
+        /// The `nexusd keys` command line, e.g. `rotate`.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
     /// Check the instance's configuration and report every problem at once.
     Configtest {
         /// The nexusd binary [default: next to nexusctl, then $PATH].
@@ -173,6 +184,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Users { args } => forward(&dir, "users", &args),
         Command::Orgs { args } => forward(&dir, "orgs", &args),
         Command::Audit { args } => forward(&dir, "audit", &args),
+        Command::Keys { args } => forward(&dir, "keys", &args),
         Command::Stop => supervisor::stop(&dir),
         Command::Configtest { nexusd } => {
             if !dir.is_provisioned() {

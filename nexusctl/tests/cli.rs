@@ -637,3 +637,45 @@ fn audit_log_is_verified_and_exported() {
         text(&bad.stderr)
     );
 }
+
+#[test]
+fn signing_keys_rotate_and_retire() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("state");
+    let d = dir.to_str().unwrap();
+    assert!(run(&["init", "--state-dir", d]).status.success());
+    let list = |expect: usize| -> Vec<String> {
+        let o = run(&["--state-dir", d, "keys", "list"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let kids: Vec<String> = text(&o.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().next().unwrap().to_owned())
+            .collect();
+        assert_eq!(kids.len(), expect, "{kids:?}");
+        kids
+    };
+    let first = list(1).remove(0);
+    assert!(run(&["--state-dir", d, "keys", "rotate"]).status.success());
+    let both = list(2);
+    assert_eq!(both[0], first, "the new key sorts last");
+    let unknown = run(&["--state-dir", d, "keys", "retire", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        text(&unknown.stderr).contains("keys list"),
+        "{}",
+        text(&unknown.stderr)
+    );
+    assert!(
+        run(&["--state-dir", d, "keys", "retire", &first])
+            .status
+            .success()
+    );
+    let last = list(1).remove(0);
+    let only = run(&["--state-dir", d, "keys", "retire", &last]);
+    assert_eq!(only.status.code(), Some(2));
+    assert!(
+        text(&only.stderr).contains("rotate"),
+        "{}",
+        text(&only.stderr)
+    );
+}

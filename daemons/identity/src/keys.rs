@@ -4,8 +4,9 @@
 //! Each key is a file `<kid>.key` holding its 32-byte seed (mode 0600). The newest key signs;
 //! every key in the directory verifies, so tokens signed before a rotation stay valid until
 //! they expire. `nexusd keys rotate` adds a key; `nexusd keys retire KID` removes one (its
-//! tokens stop working). Daemons re-read the directory when they meet a token with a key id
-//! they do not know, so a rotation reaches every daemon without a restart.
+//! tokens stop working). Daemons re-read the directory every few seconds and when they meet
+//! a token with a key id they do not know, so a rotation or a retirement reaches every daemon
+//! without a restart (a daemon signs with the key that was newest when it read them).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -186,6 +187,11 @@ impl KeySet {
             .read()
             .ok()
             .and_then(|l| l.keys.get(kid).cloned())
+    }
+
+    /// Whether the key is (still) loaded; never re-reads the directory.
+    pub fn contains(&self, kid: &str) -> bool {
+        self.loaded.read().is_ok_and(|l| l.keys.contains_key(kid))
     }
 
     pub fn kids(&self) -> Vec<String> {

@@ -588,8 +588,11 @@ impl IdentityService {
         self.tokens.verify(token)
     }
 
-    /// Reloads the revocation lists from the database.
+    /// Reloads the revocation lists from the database and the signing keys from disk.
     pub async fn refresh_revocations(&self) -> Result<()> {
+        if let Err(e) = self.tokens.reload_keys() {
+            tracing::warn!(error = %e, "cannot re-read the signing keys");
+        }
         let tokens = self.store.revoked_api_tokens(Utc::now()).await?;
         let clients = self.store.disabled_clients().await?;
         self.tokens.set_revoked(tokens, clients);

@@ -142,7 +142,8 @@ pub struct TokenAuthority {
     issuer: String,
     validation: Arc<Validation>,
     revoked: Arc<RwLock<Revoked>>,
-    verified: Arc<RwLock<HashMap<String, TokenPrincipal>>>,
+    /// Verified tokens and the key that signed each.
+    verified: Arc<RwLock<HashMap<String, (TokenPrincipal, String)>>>,
 }
 
 #[derive(Debug, Default)]
@@ -203,14 +204,16 @@ impl TokenAuthority {
             .ok()
             .and_then(|c| c.get(token).cloned());
         let principal = match cached {
-            Some(p) => p,
+            // A retired key's tokens stop at once, remembered or not.
+            Some((p, kid)) if self.keys.contains(&kid) => p,
+            Some(_) => return Err(TokenError::Invalid),
             None => {
-                let p = self.verify_signature(token)?;
+                let (p, kid) = self.verify_signature(token)?;
                 if let Ok(mut c) = self.verified.write() {
                     if c.len() >= CACHE_LIMIT {
                         c.clear();
                     }
-                    c.insert(token.to_owned(), p.clone());
+                    c.insert(token.to_owned(), (p.clone(), kid));
                 }
                 p
             }
@@ -228,7 +231,7 @@ impl TokenAuthority {
         Ok(principal)
     }
 
-    fn verify_signature(&self, token: &str) -> Result<TokenPrincipal, TokenError> {
+    fn verify_signature(&self, token: &str) -> Result<(TokenPrincipal, String), TokenError> {
         if token.len() > 4096 {
             return Err(TokenError::Invalid);
         }
@@ -238,6 +241,7 @@ impl TokenAuthority {
         }
         let kid = header.kid.ok_or(TokenError::Invalid)?;
         let key = self.keys.find(&kid).ok_or(TokenError::Invalid)?;
+        let kid = key.kid.clone();
         let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation).map_err(
             |e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -253,13 +257,16 @@ impl TokenAuthority {
             return Err(TokenError::Invalid);
         };
         let scopes = Scopes::parse([c.scope.as_str()]).map_err(|_| TokenError::Invalid)?;
-        Ok(TokenPrincipal {
-            org: c.org,
-            subject,
-            scopes,
-            token_id: c.jti,
-            expires_at: c.exp,
-        })
+        Ok((
+            TokenPrincipal {
+                org: c.org,
+                subject,
+                scopes,
+                token_id: c.jti,
+                expires_at: c.exp,
+            },
+            kid,
+        ))
     }
 
     /// Replaces the revocation lists (from the database, by the refresh job): revoked
@@ -274,6 +281,12 @@ impl TokenAuthority {
             r.clients = clients.into_iter().collect();
             r.loaded = true;
         }
+    }
+
+    /// Re-reads the key directory (the refresh job does, every few seconds), so keys
+    /// retired by another process stop their tokens here too.
+    pub fn reload_keys(&self) -> Result<(), String> {
+        self.keys.reload()
     }
 
     /// Whether the revocation lists have been read from the database yet; until then no
@@ -332,6 +345,19 @@ mod tests {
         // The second time comes from the cache and is still checked for revocation.
         a.add_revoked([c.jti], []);
         assert_eq!(a.verify(&t).unwrap_err(), TokenError::Revoked);
+    }
+
+    #[test]
+    fn retired_keys_stop_their_tokens() {
+        let (_d, a) = authority();
+        let old = a.keys().current().unwrap().kid;
+        let t = a.sign(claims(600)).unwrap();
+        a.verify(&t).unwrap();
+        a.keys().rotate().unwrap();
+        a.keys().retire(&old).unwrap();
+        a.reload_keys().unwrap();
+        assert_eq!(a.verify(&t).unwrap_err(), TokenError::Invalid);
+        assert!(a.verify(&a.sign(claims(600)).unwrap()).is_ok());
     }
 
     #[test]

@@ -46,6 +46,13 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Manage the keys that sign API tokens: list, rotate, retire.
+    Keys {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Print the version.
     Version {
         /// Print JSON.
@@ -216,5 +223,19 @@ pub enum AuditCommand {
         /// Only records after this sequence number.
         #[arg(long, default_value_t = 0)]
         after: i64,
+    },
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum KeysCommand {
+    /// List the signing keys, newest (the one that signs) last.
+    List,
+    /// Add a new signing key. New tokens are signed with it; tokens signed by the older
+    /// keys stay valid until they expire or their key is retired.
+    Rotate,
+    /// Remove a key: every token it signed stops working at once.
+    Retire {
+        /// The key id, as `keys list` shows it.
+        kid: String,
     },
 }

@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apps;
 use crate::cli::{
-    AuditCommand, Cli, Command, ConfigArgs, ConfigtestArgs, OrgsCommand, ProvisionArgs, ServeArgs,
-    UsersCommand,
+    AuditCommand, Cli, Command, ConfigArgs, ConfigtestArgs, KeysCommand, OrgsCommand,
+    ProvisionArgs, ServeArgs, UsersCommand,
 };
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -38,6 +38,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Audit { config, command } => {
             with_config(&config, None, |cfg| block_on(audit(cfg, command)))
         }
+        Command::Keys { config, command } => with_config(&config, None, |cfg| keys(&cfg, command)),
         Command::Provision(args) => {
             with_config(&args.config, None, |cfg| block_on(provision(cfg, &args)))
         }
@@ -605,6 +606,41 @@ async fn audit_export(
                 // A closed pipe (`| head`): stop quietly.
                 return Ok(());
             }
+        }
+    }
+    Ok(())
+}
+
+fn keys(cfg: &Config, command: KeysCommand) -> Result<(), Failure> {
+    nexus_runtime::server::prepare_state_dir(cfg)?;
+    let fail = |message: String| Failure { code: 1, message };
+    let set = nexus_identity::keys::KeySet::open(&cfg.state_dir.join("secrets").join("signing"))
+        .map_err(fail)?;
+    match command {
+        KeysCommand::List => {
+            let kids = set.kids();
+            let last = kids.len().saturating_sub(1);
+            for (i, kid) in kids.iter().enumerate() {
+                let role = if i == last {
+                    "signs and verifies"
+                } else {
+                    "verifies"
+                };
+                println!("{kid}  {role}");
+            }
+        }
+        KeysCommand::Rotate => {
+            let kid = set.rotate().map_err(fail)?;
+            println!(
+                "New signing key {kid}; running daemons sign with it after a restart and accept its tokens at once."
+            );
+        }
+        KeysCommand::Retire { kid } => {
+            set.retire(&kid)
+                .map_err(|message| Failure { code: 2, message })?;
+            println!(
+                "Retired {kid}; running daemons refuse the tokens it signed within 5 seconds."
+            );
         }
     }
     Ok(())
