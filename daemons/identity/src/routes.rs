@@ -88,7 +88,7 @@ impl FromRequestParts<RouteState> for Pending {
 #[derive(Debug, Clone)]
 pub enum Caller {
     Session(Box<Authenticated>),
-    Token(TokenPrincipal),
+    Token(std::sync::Arc<TokenPrincipal>),
 }
 
 impl Caller {
@@ -331,23 +331,34 @@ async fn change_password(
 /// Who the caller is, from the token alone (no database read for tokens).
 async fn whoami(caller: Caller) -> Result<Response, ApiError> {
     caller.require_scope("profile")?;
+    // A typed answer: this is the hot path of token-authenticated reads.
+    #[derive(serde::Serialize)]
+    struct WhoAmI<'a> {
+        org: OrgId,
+        subject: String,
+        via: &'static str,
+        scopes: Vec<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires_at: Option<i64>,
+    }
     let body = match &caller {
-        Caller::Session(a) => serde_json::json!({
-            "org": a.org.id,
-            "subject": format!("user:{}", a.user.id),
-            "via": "session",
-            "scopes": session_scopes(a.user.role),
-        }),
-        Caller::Token(t) => serde_json::json!({
-            "org": t.org,
-            "subject": match &t.subject {
+        Caller::Session(a) => WhoAmI {
+            org: a.org.id,
+            subject: format!("user:{}", a.user.id),
+            via: "session",
+            scopes: session_scopes(a.user.role),
+            expires_at: None,
+        },
+        Caller::Token(t) => WhoAmI {
+            org: t.org,
+            subject: match &t.subject {
                 Subject::User(u) => format!("user:{u}"),
                 Subject::Client(c) => format!("client:{c}"),
             },
-            "via": "token",
-            "scopes": t.scopes.iter().collect::<Vec<_>>(),
-            "expires_at": t.expires_at,
-        }),
+            via: "token",
+            scopes: t.scopes.iter().collect(),
+            expires_at: Some(t.expires_at),
+        },
     };
     let mut resp = ApiJson(body).into_response();
     resp.headers_mut()

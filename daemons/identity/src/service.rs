@@ -584,7 +584,10 @@ impl IdentityService {
     }
 
     /// Verifies a bearer token locally (signature, expiry, revocation).
-    pub fn verify_bearer(&self, token: &str) -> std::result::Result<TokenPrincipal, TokenError> {
+    pub fn verify_bearer(
+        &self,
+        token: &str,
+    ) -> std::result::Result<Arc<TokenPrincipal>, TokenError> {
         self.tokens.verify(token)
     }
 

@@ -143,7 +143,7 @@ pub struct TokenAuthority {
     validation: Arc<Validation>,
     revoked: Arc<RwLock<Revoked>>,
     /// Verified tokens and the key that signed each.
-    verified: Arc<RwLock<HashMap<String, (TokenPrincipal, String)>>>,
+    verified: Arc<RwLock<HashMap<String, (Arc<TokenPrincipal>, String)>>>,
 }
 
 #[derive(Debug, Default)]
@@ -196,7 +196,7 @@ impl TokenAuthority {
     }
 
     /// Verifies a bearer token.
-    pub fn verify(&self, token: &str) -> Result<TokenPrincipal, TokenError> {
+    pub fn verify(&self, token: &str) -> Result<Arc<TokenPrincipal>, TokenError> {
         let now = chrono::Utc::now().timestamp();
         let cached = self
             .verified
@@ -209,6 +209,7 @@ impl TokenAuthority {
             Some(_) => return Err(TokenError::Invalid),
             None => {
                 let (p, kid) = self.verify_signature(token)?;
+                let p = Arc::new(p);
                 if let Ok(mut c) = self.verified.write() {
                     if c.len() >= CACHE_LIMIT {
                         c.clear();
