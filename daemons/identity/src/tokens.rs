@@ -143,8 +143,11 @@ pub struct TokenAuthority {
     validation: Arc<Validation>,
     revoked: Arc<RwLock<Revoked>>,
     /// Verified tokens and the key that signed each.
-    verified: Arc<RwLock<HashMap<String, (Arc<TokenPrincipal>, String)>>>,
+    verified: Arc<RwLock<VerifiedCache>>,
 }
+
+/// Token → its verified principal and the id of the key that signed it.
+type VerifiedCache = HashMap<String, (Arc<TokenPrincipal>, String)>;
 
 #[derive(Debug, Default)]
 struct Revoked {
