@@ -143,20 +143,20 @@ impl IdentityService {
                 .await?;
             let _ = verify_password(password, dummy).await;
         }
-        for user in candidates {
+        for user in &candidates {
             if verify_password(password, &user.password_hash).await? {
-                matched = Some(user);
+                matched = Some(user.clone());
                 break;
             }
         }
         let Some(user) = matched else {
             self.throttle.record_failure(&email, client);
-            self.audit_failed_login(&email, client, "wrong e-mail or password")
+            self.audit_failed_login(&email, client, "wrong e-mail or password", &candidates)
                 .await?;
             return Err(IdentityError::InvalidCredentials);
         };
         if user.disabled {
-            self.audit_failed_login(&email, client, "account disabled")
+            self.audit_failed_login(&email, client, "account disabled", &candidates)
                 .await?;
             return Err(IdentityError::Disabled);
         }
@@ -235,11 +235,17 @@ impl IdentityService {
             .await
     }
 
-    /// Records a refused login. The organization is known when exactly one account has the
-    /// e-mail, so its administrators see attempts on their users.
-    async fn audit_failed_login(&self, email: &str, client: &str, reason: &str) -> Result<()> {
-        let candidates = self.store.find_login(email).await?;
-        let (org, target) = match candidates.as_slice() {
+    /// Records a refused login; `candidates` are the accounts with this e-mail, as the
+    /// login read them. The organization is known when exactly one account has the e-mail,
+    /// so its administrators see attempts on their users.
+    async fn audit_failed_login(
+        &self,
+        email: &str,
+        client: &str,
+        reason: &str,
+        candidates: &[User],
+    ) -> Result<()> {
+        let (org, target) = match candidates {
             [only] => (Some(only.org), format!("user:{}", only.id)),
             _ => (None, format!("login:{email}")),
         };
