@@ -6,6 +6,10 @@
 //! keeps `sqlite.rs` and `postgres.rs` side by side and lets either one override a query
 //! when the dialects diverge.
 
+/// Ends every session of a user except one token hash (`''` keeps none).
+pub(crate) const END_USER_SESSIONS: &str =
+    "DELETE FROM sessions WHERE org_id = $1 AND user_id = $2 AND token_hash <> $3";
+
 macro_rules! sql_store {
     ($name:ident, $pool:ty, $append:path, $audit:path) => {
         #[derive(Debug, Clone)]
@@ -284,7 +288,7 @@ macro_rules! sql_store {
                 };
                 let mut ended = 0;
                 if let Some(keep) = keep {
-                    ended = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2 AND token_hash <> $3")
+                    ended = sqlx::query(crate::store::sql::END_USER_SESSIONS)
                         .bind(org)
                         .bind(id)
                         .bind(keep)
@@ -380,7 +384,7 @@ macro_rules! sql_store {
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<u64> {
                 let mut tx = self.pool.begin().await?;
-                let ended = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2 AND token_hash <> $3")
+                let ended = sqlx::query(crate::store::sql::END_USER_SESSIONS)
                     .bind(org)
                     .bind(user)
                     .bind(keep.unwrap_or(""))

@@ -20,6 +20,13 @@ use sha2::{Digest, Sha256};
 
 use crate::{Db, OrgId, StoreError};
 
+/// The newest record's sequence number and hash (the same SQL on both backends).
+pub(crate) const HEAD_SQL: &str = "SELECT seq, hash FROM nexus_audit ORDER BY seq DESC LIMIT 1";
+/// Inserts a sealed record; the binds follow [`Record`]'s field order.
+pub(crate) const INSERT_SQL: &str = "INSERT INTO nexus_audit \
+     (seq, at, org_id, actor, source, action, target, detail, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
 /// `prev_hash` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

@@ -17,26 +17,22 @@ pub async fn append(conn: &mut PgConnection, rec: &NewRecord) -> Result<Record, 
         .bind(LOCK_KEY)
         .execute(&mut *conn)
         .await?;
-    let head: Option<(i64, String)> =
-        sqlx::query_as("SELECT seq, hash FROM nexus_audit ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?;
+    let head: Option<(i64, String)> = sqlx::query_as(super::HEAD_SQL)
+        .fetch_optional(&mut *conn)
+        .await?;
     let r = rec.seal(head);
-    sqlx::query(
-        "INSERT INTO nexus_audit (seq, at, org_id, actor, source, action, target, detail, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(r.seq)
-    .bind(&r.at)
-    .bind(&r.org_id)
-    .bind(&r.actor)
-    .bind(&r.source)
-    .bind(&r.action)
-    .bind(&r.target)
-    .bind(&r.detail)
-    .bind(&r.prev_hash)
-    .bind(&r.hash)
-    .execute(conn)
-    .await?;
+    sqlx::query(super::INSERT_SQL)
+        .bind(r.seq)
+        .bind(&r.at)
+        .bind(&r.org_id)
+        .bind(&r.actor)
+        .bind(&r.source)
+        .bind(&r.action)
+        .bind(&r.target)
+        .bind(&r.detail)
+        .bind(&r.prev_hash)
+        .bind(&r.hash)
+        .execute(conn)
+        .await?;
     Ok(r)
 }

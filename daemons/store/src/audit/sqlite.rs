@@ -11,31 +11,22 @@ use crate::StoreError;
 /// holds the database's single write lock, so no other writer can take the same sequence
 /// number between reading the head and inserting.
 pub async fn append(conn: &mut SqliteConnection, rec: &NewRecord) -> Result<Record, StoreError> {
-    let head: Option<(i64, String)> =
-        sqlx::query_as("SELECT seq, hash FROM nexus_audit ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?;
+    let head: Option<(i64, String)> = sqlx::query_as(super::HEAD_SQL)
+        .fetch_optional(&mut *conn)
+        .await?;
     let r = rec.seal(head);
-    insert(conn, &r).await?;
+    sqlx::query(super::INSERT_SQL)
+        .bind(r.seq)
+        .bind(&r.at)
+        .bind(&r.org_id)
+        .bind(&r.actor)
+        .bind(&r.source)
+        .bind(&r.action)
+        .bind(&r.target)
+        .bind(&r.detail)
+        .bind(&r.prev_hash)
+        .bind(&r.hash)
+        .execute(conn)
+        .await?;
     Ok(r)
-}
-
-async fn insert(conn: &mut SqliteConnection, r: &Record) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO nexus_audit (seq, at, org_id, actor, source, action, target, detail, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(r.seq)
-    .bind(&r.at)
-    .bind(&r.org_id)
-    .bind(&r.actor)
-    .bind(&r.source)
-    .bind(&r.action)
-    .bind(&r.target)
-    .bind(&r.detail)
-    .bind(&r.prev_hash)
-    .bind(&r.hash)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
