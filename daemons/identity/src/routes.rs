@@ -368,11 +368,10 @@ async fn whoami(caller: Caller) -> Result<Response, ApiError> {
 
 /// What a session of this role may do, in scope terms.
 fn session_scopes(role: Role) -> Vec<&'static str> {
-    let admin = matches!(role, Role::Owner | Role::Admin);
     SCOPES
         .iter()
         .map(|(s, _)| *s)
-        .filter(|s| admin || !crate::tokens::ADMIN_SCOPES.contains(s))
+        .filter(|s| crate::tokens::role_allows(role, s))
         .collect()
 }
 

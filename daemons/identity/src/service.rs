@@ -628,11 +628,7 @@ pub const CLIENT_TOKEN_SECS: i64 = 3600;
 pub const REVOCATION_REFRESH: Duration = Duration::from_secs(5);
 
 fn check_scopes_for_role(scopes: &Scopes, role: Role) -> Result<()> {
-    let admin = matches!(role, Role::Owner | Role::Admin);
-    if let Some(s) = scopes
-        .iter()
-        .find(|s| !admin && crate::tokens::ADMIN_SCOPES.contains(s))
-    {
+    if let Some(s) = scopes.iter().find(|s| !crate::tokens::role_allows(role, s)) {
         return Err(IdentityError::Forbidden(format!(
             "only owners and administrators can give a token the scope `{s}`"
         )));

@@ -37,6 +37,12 @@ pub const SCOPES: &[(&str, &str)] = &[
 /// Scopes that only owners and administrators may put in a token.
 pub const ADMIN_SCOPES: &[&str] = &["audit:read"];
 
+/// Whether a user of `role` may act with `scope` (in a session, or by minting a token).
+pub fn role_allows(role: crate::model::Role, scope: &str) -> bool {
+    use crate::model::Role;
+    matches!(role, Role::Owner | Role::Admin) || !ADMIN_SCOPES.contains(&scope)
+}
+
 /// A validated, de-duplicated set of scopes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Scopes(Vec<String>);
