@@ -40,56 +40,44 @@ pub enum Command {
     /// Stop an instance started with `nexusctl up` (sends it SIGTERM and waits).
     Stop,
     /// Manage users: add, list, disable, enable, reset-password (`nexusctl users --help`).
+    ///
+    /// Example: `nexusctl users add --email ann@example.org --role admin`.
     #[command(disable_help_flag = true)]
-    Users {
-        /// The `nexusd users` command line, e.g. `add --email ann@example.org --role admin`.
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "ARGS"
-        )]
-        args: Vec<String>,
-    },
+    Users(Forwarded),
     /// Manage organizations: create, list (`nexusctl orgs --help`).
+    ///
+    /// Example: `nexusctl orgs create --name "Acme"`.
     #[command(disable_help_flag = true)]
-    Orgs {
-        /// The `nexusd orgs` command line, e.g. `create --name "Acme"`.
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "ARGS"
-        )]
-        args: Vec<String>,
-    },
+    Orgs(Forwarded),
     /// Check the audit log's hash chain (`verify`; exit 3 when tampered with) or export it as
     /// JSON Lines (`export [--org SLUG]`) (`nexusctl audit --help`).
+    ///
+    /// Example: `nexusctl audit verify` or `nexusctl audit export --org acme`.
     #[command(disable_help_flag = true)]
-    Audit {
-        /// The `nexusd audit` command line, e.g. `verify` or `export --org acme`.
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "ARGS"
-        )]
-        args: Vec<String>,
-    },
+    Audit(Forwarded),
     /// Manage the keys that sign API tokens: list, rotate, retire (`nexusctl keys --help`).
+    ///
+    /// Example: `nexusctl keys rotate`.
     #[command(disable_help_flag = true)]
-    Keys {
-        /// The `nexusd keys` command line, e.g. `rotate`.
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "ARGS"
-        )]
-        args: Vec<String>,
-    },
+    Keys(Forwarded),
     /// Check the instance's configuration and report every problem at once.
     Configtest {
         /// The nexusd binary [default: next to nexusctl, then $PATH].
         #[arg(long, env = "NEXUSD", value_name = "PATH")]
         nexusd: Option<PathBuf>,
     },
+}
+
+/// The rest of the command line, passed to `nexusd` unchanged (so `--help` shows nexusd's).
+#[derive(Debug, Args, Clone)]
+pub struct Forwarded {
+    /// The subcommand and its options, e.g. `add --email ann@example.org`.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -181,10 +169,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             supervisor::up(&dir, &nexusd, args.listen, first_run.as_ref())
         }
         Command::Status { json } => status::run(&dir, json),
-        Command::Users { args } => forward(&dir, "users", &args),
-        Command::Orgs { args } => forward(&dir, "orgs", &args),
-        Command::Audit { args } => forward(&dir, "audit", &args),
-        Command::Keys { args } => forward(&dir, "keys", &args),
+        Command::Users(f) => forward(&dir, "users", &f.args),
+        Command::Orgs(f) => forward(&dir, "orgs", &f.args),
+        Command::Audit(f) => forward(&dir, "audit", &f.args),
+        Command::Keys(f) => forward(&dir, "keys", &f.args),
         Command::Stop => supervisor::stop(&dir),
         Command::Configtest { nexusd } => {
             if !dir.is_provisioned() {
