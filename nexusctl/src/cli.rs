@@ -39,7 +39,7 @@ pub enum Command {
     },
     /// Stop an instance started with `nexusctl up` (sends it SIGTERM and waits).
     Stop,
-    /// Manage users: add, list, disable, enable, reset-password (`nexusctl users --help`).
+    /// Manage users: add, list, disable, enable, reset-password, reset-mfa (`nexusctl users --help`).
     ///
     /// Example: `nexusctl users add --email ann@example.org --role admin`.
     #[command(disable_help_flag = true)]

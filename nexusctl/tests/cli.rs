@@ -542,6 +542,20 @@ fn users_and_orgs_from_the_command_line() {
         "the old password is gone"
     );
     assert_eq!(http_login(&url, "ann@example.org", &new_otp), 200);
+    let mfa = run(&[
+        &[
+            "--state-dir",
+            d,
+            "users",
+            "reset-mfa",
+            "--email",
+            "ann@example.org",
+        ][..],
+        &org,
+    ]
+    .concat());
+    assert!(mfa.status.success(), "{}", text(&mfa.stderr));
+    assert!(text(&mfa.stdout).contains("had no authenticator app"));
     let (code, _) = up.terminate();
     assert_eq!(code, Some(0));
 }

@@ -7,7 +7,7 @@
 //   NEXUS_E2E_KEEP=1  keep the temporary directory (state, logs, screenshots) even on success
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -101,6 +101,35 @@ function isAlive(pgid) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** RFC 4648 base32 (as authenticator apps read the key). */
+function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const c of text.replace(/[\s=]/g, '').toUpperCase()) {
+    const idx = alphabet.indexOf(c);
+    assert.ok(idx >= 0, `not base32: ${c}`);
+    value = ((value << 5) | idx) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The code an authenticator app shows (RFC 6238: HMAC-SHA1, 30 s, 6 digits), written
+ *  independently of the server's implementation. */
+function totpCode(secretBase32, unixSeconds) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
+  const mac = createHmac('sha1', base32Decode(secretBase32)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
 // ---- the running instance ---------------------------------------------------
 
 const ctx = {
@@ -116,6 +145,7 @@ const ctx = {
   email: null,
   password: null,
   browser: null,
+  page: null,
   failed: false,
 };
 
@@ -289,6 +319,7 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
         }
 
         await launcher.waitFor({ timeout: 15_000 });
+        ctx.page = page;
         await page.getByTestId('app-tile-hub').waitFor();
         await page.getByTestId('app-tile-identity').waitFor();
         assert.equal(new URL(page.url()).pathname, '/');
@@ -326,6 +357,43 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
       }
     },
     { needs: ['url', 'email'] },
+  );
+
+  step(
+    'sets up an authenticator app, logs out, and logs back in with a code from it',
+    async (t) => {
+      const page = ctx.page;
+      try {
+        await page.goto(new URL('/account', ctx.url).href, { waitUntil: 'load' });
+        await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+        await page.getByTestId('totp-qr').waitFor({ timeout: 15_000 });
+        const secret = (await page.getByTestId('totp-secret').textContent()).replace(/\s/g, '');
+        await page.getByLabel('Code from the app').fill(totpCode(secret, Date.now() / 1000));
+        await page.getByRole('button', { name: 'Turn on' }).click();
+        const codes = page.getByTestId('recovery-codes').locator('li');
+        await codes.first().waitFor({ timeout: 15_000 });
+        assert.equal(await codes.count(), 10, 'ten recovery codes');
+        await page.getByRole('button', { name: 'I have saved these codes' }).click();
+        await page.getByTestId('mfa-on').waitFor({ timeout: 15_000 });
+
+        await page.getByTestId('user-menu').click();
+        await page.getByRole('menuitem', { name: /log out/i }).click();
+        await page.waitForURL((u) => u.pathname === '/login', { timeout: 15_000 });
+        await page.getByLabel('E-mail').fill(ctx.email);
+        await page.getByLabel('Password').fill(ctx.password);
+        await page.getByRole('button', { name: 'Log in' }).click();
+        await page.getByTestId('mfa-form').waitFor({ timeout: 15_000 });
+        // The enrolment code's time step is spent; the app's next code is accepted.
+        await page.getByLabel('Code').fill(totpCode(secret, Date.now() / 1000 + 30));
+        await page.getByRole('button', { name: 'Verify' }).click();
+        await page.locator('[data-testid=launcher]').waitFor({ timeout: 15_000 });
+        t.diagnostic('logged in with password + TOTP');
+      } catch (err) {
+        await page.screenshot({ path: join(ctx.tmp, 'mfa-failure.png'), fullPage: true }).catch(() => {});
+        throw new Error(`${err.message}\n(page at ${page.url()})\n${output()}`, { cause: err });
+      }
+    },
+    { needs: ['page'] },
   );
 
   step(

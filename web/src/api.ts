@@ -44,12 +44,45 @@ export interface Session {
   must_change_password: boolean;
 }
 
+/** `POST /api/session` for an account with a second factor: no session until a code follows. */
+export interface MfaChallenge {
+  mfa: {
+    challenge: string;
+    /** `totp`, `recovery_code`. */
+    methods: string[];
+    /** Seconds the challenge stays valid. */
+    expires_in: number;
+  };
+}
+
+export function isMfaChallenge(value: Session | MfaChallenge): value is MfaChallenge {
+  return (value as MfaChallenge).mfa !== undefined;
+}
+
+export interface MfaStatus {
+  totp: boolean;
+  recovery_codes_left: number;
+}
+
+export interface TotpEnrolment {
+  /** Base32, for typing into the app. */
+  secret: string;
+  /** `otpauth://totp/…`, for the QR code. */
+  otpauth_url: string;
+}
+
+export interface RecoveryCodes {
+  recovery_codes: string[];
+}
+
 /** Stable error codes the front-end reacts to; the server may send others. */
 export type KnownErrorCode =
   | 'auth.required'
   | 'auth.invalid_credentials'
   | 'auth.throttled'
   | 'auth.weak_password'
+  | 'auth.invalid_code'
+  | 'auth.mfa_challenge_invalid'
   | 'validation.failed'
   | 'network.unreachable'
   | 'http.unexpected_response';
@@ -201,8 +234,28 @@ export const api = {
   session(options?: RequestOptions): Promise<Session> {
     return request<Session>('GET', '/api/session', undefined, options);
   },
-  login(email: string, password: string): Promise<Session> {
-    return request<Session>('POST', '/api/session', { email, password });
+  /** The password step: a session, or a challenge when the account has a second factor. */
+  login(email: string, password: string): Promise<Session | MfaChallenge> {
+    return request<Session | MfaChallenge>('POST', '/api/session', { email, password });
+  },
+  /** The second step: an authenticator code or a recovery code. */
+  loginSecondFactor(challenge: string, code: string): Promise<Session> {
+    return request<Session>('POST', '/api/session/mfa', { challenge, code });
+  },
+  mfaStatus(options?: RequestOptions): Promise<MfaStatus> {
+    return request<MfaStatus>('GET', '/api/account/mfa', undefined, options);
+  },
+  beginTotp(): Promise<TotpEnrolment> {
+    return request<TotpEnrolment>('POST', '/api/account/mfa/totp', {});
+  },
+  confirmTotp(code: string): Promise<RecoveryCodes> {
+    return request<RecoveryCodes>('POST', '/api/account/mfa/totp/confirm', { code });
+  },
+  removeTotp(password: string): Promise<void> {
+    return request<void>('POST', '/api/account/mfa/totp/remove', { password });
+  },
+  newRecoveryCodes(password: string): Promise<RecoveryCodes> {
+    return request<RecoveryCodes>('POST', '/api/account/mfa/recovery-codes', { password });
   },
   logout(): Promise<void> {
     return request<void>('DELETE', '/api/session');

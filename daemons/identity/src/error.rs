@@ -12,6 +12,10 @@ pub enum IdentityError {
     Throttled { retry_after_secs: u64 },
     #[error("this account is disabled; ask an administrator")]
     Disabled,
+    #[error("that code is wrong or was already used")]
+    InvalidCode,
+    #[error("this login step expired or is not valid; enter your e-mail and password again")]
+    ChallengeInvalid,
     #[error("{0}")]
     WeakPassword(String),
     #[error("{0}")]
@@ -52,6 +56,14 @@ impl From<IdentityError> for ApiError {
             IdentityError::Disabled => {
                 ApiError::new(StatusCode::FORBIDDEN, codes::AUTH_DISABLED, msg)
             }
+            IdentityError::InvalidCode => {
+                ApiError::new(StatusCode::UNAUTHORIZED, codes::AUTH_INVALID_CODE, msg)
+            }
+            IdentityError::ChallengeInvalid => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                codes::AUTH_MFA_CHALLENGE_INVALID,
+                msg,
+            ),
             IdentityError::WeakPassword(_) => ApiError::bad_request(codes::AUTH_WEAK_PASSWORD, msg),
             IdentityError::Invalid(_) => ApiError::bad_request(codes::VALIDATION_FAILED, msg),
             IdentityError::Conflict(_) => {

@@ -38,6 +38,7 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             "tokens",
             include_str!("../migrations/sqlite/0002_tokens.sql"),
         ),
+        Migration::new(3, "mfa", include_str!("../migrations/sqlite/0003_mfa.sql")),
     ],
     postgres: &[
         Migration::new(
@@ -49,6 +50,11 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             2,
             "tokens",
             include_str!("../migrations/postgres/0002_tokens.sql"),
+        ),
+        Migration::new(
+            3,
+            "mfa",
+            include_str!("../migrations/postgres/0003_mfa.sql"),
         ),
     ],
 };

@@ -119,3 +119,16 @@ pub struct OAuthClient {
     pub created_at: DateTime<Utc>,
     pub disabled: bool,
 }
+
+/// A user's TOTP authenticator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpRecord {
+    pub org: OrgId,
+    pub user: UserId,
+    pub secret: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    /// `None` while enrolment waits for the first correct code.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// The newest time step accepted (codes are accepted once).
+    pub last_step: i64,
+}

@@ -8,11 +8,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use nexus_runtime::http::ClientAddr;
 use nexus_runtime::{ApiError, ApiJson, ApiPath, ApiQuery};
-use nexus_wire::{ChangePasswordRequest, LoginRequest, OrgView, SessionResponse, UserView, codes};
+use nexus_wire::{
+    ChangePasswordRequest, LoginRequest, MfaChallengeResponse, MfaChallengeView, MfaLoginRequest,
+    OrgView, SessionResponse, UserView, codes,
+};
 
 use crate::error::IdentityError;
 use crate::model::{ApiToken, OAuthClient, Organization, Role, Session, User};
-use crate::service::{IdentityService, user_actor};
+use crate::service::{IdentityService, LoginOutcome, NewLogin, user_actor};
 use crate::tokens::{SCOPES, Subject, TokenError, TokenPrincipal};
 use nexus_store::OrgId;
 
@@ -28,6 +31,7 @@ pub struct RouteState {
 pub fn router(state: RouteState) -> Router {
     Router::new()
         .route("/api/session", get(current).post(login).delete(logout))
+        .route("/api/session/mfa", post(login_second_factor))
         .route("/api/session/password", post(change_password))
         .route("/api/session/logout-everywhere", post(logout_everywhere))
         .route("/api/admin/audit", get(audit_log))
@@ -38,8 +42,11 @@ pub fn router(state: RouteState) -> Router {
         .route("/api/admin/clients/{id}", delete(disable_client))
         .route("/oauth/token", post(oauth_token))
         .route("/.well-known/jwks.json", get(jwks))
+        .merge(mfa::routes())
         .with_state(state)
 }
+
+mod mfa;
 
 /// The logged-in user, from the session cookie. Refuses an account that still has to
 /// replace its one-time password: such a session may only do what [`Pending`] allows.
@@ -211,10 +218,43 @@ async fn login(
     ClientAddr(client): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let login = state
+    match state
         .service
         .login(&req.email, &req.password, &client)
+        .await?
+    {
+        LoginOutcome::Session(login) => logged_in(&state, &login),
+        LoginOutcome::SecondFactor(challenge) => {
+            let mut resp = ApiJson(MfaChallengeResponse {
+                mfa: MfaChallengeView {
+                    challenge: challenge.token,
+                    methods: challenge.methods.iter().map(|m| (*m).to_owned()).collect(),
+                    expires_in: challenge.expires_in,
+                },
+            })
+            .into_response();
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(resp)
+        }
+    }
+}
+
+/// The second login step: challenge and code in, session cookie out.
+async fn login_second_factor(
+    State(state): State<RouteState>,
+    ClientAddr(client): ClientAddr,
+    ApiJson(req): ApiJson<MfaLoginRequest>,
+) -> Result<Response, ApiError> {
+    let login = state
+        .service
+        .complete_login(&req.challenge, &req.code, &client)
         .await?;
+    logged_in(&state, &login)
+}
+
+/// The session answer with its cookie.
+fn logged_in(state: &RouteState, login: &NewLogin) -> Result<Response, ApiError> {
     let max_age = state.service.session_lifetime().as_secs();
     let cookie = format!(
         "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",

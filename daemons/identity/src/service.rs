@@ -19,6 +19,8 @@ use crate::throttle::Throttle;
 use crate::tokens::{Claims, Scopes, TokenAuthority, TokenError, TokenPrincipal};
 pub use nexus_store::audit::Actor;
 
+pub mod mfa;
+
 /// Shortest password accepted when a user chooses one.
 pub const MIN_PASSWORD_LEN: usize = 12;
 
@@ -40,6 +42,14 @@ pub struct IdentityService {
     token_key: Arc<Vec<u8>>,
     /// Signs and verifies API tokens.
     tokens: TokenAuthority,
+}
+
+/// What a correct password leads to.
+#[derive(Debug, Clone)]
+pub enum LoginOutcome {
+    Session(NewLogin),
+    /// The account has a second factor: no session until a code completes the login.
+    SecondFactor(mfa::MfaChallenge),
 }
 
 /// What provisioning created; the one-time password is shown once and never stored.
@@ -126,14 +136,11 @@ impl IdentityService {
         })
     }
 
-    /// Checks a password login and opens a session.
-    pub async fn login(&self, email: &str, password: &str, client: &str) -> Result<NewLogin> {
+    /// Checks a password login. Opens a session, or — when the account has a second
+    /// factor — returns the challenge to complete with [`Self::complete_login`].
+    pub async fn login(&self, email: &str, password: &str, client: &str) -> Result<LoginOutcome> {
         let email = normalize_email(email).map_err(|_| IdentityError::InvalidCredentials)?;
-        if let Some(wait) = self.throttle.check(&email, client) {
-            return Err(IdentityError::Throttled {
-                retry_after_secs: wait.as_secs().max(1),
-            });
-        }
+        self.check_throttle(&email, client)?;
         let candidates = self.store.find_login(&email).await?;
         let mut matched = None;
         if candidates.is_empty() {
@@ -160,7 +167,29 @@ impl IdentityService {
                 .await?;
             return Err(IdentityError::Disabled);
         }
+        if self.has_second_factor(&user).await? {
+            // The failure count stays: wrong codes add to it, so a known password does not
+            // buy unlimited guesses at the code.
+            return Ok(LoginOutcome::SecondFactor(self.challenge(&user)));
+        }
         self.throttle.record_success(&email);
+        self.open_session(user, client, "password")
+            .await
+            .map(LoginOutcome::Session)
+    }
+
+    fn check_throttle(&self, email: &str, client: &str) -> Result<()> {
+        match self.throttle.check(email, client) {
+            Some(wait) => Err(IdentityError::Throttled {
+                retry_after_secs: wait.as_secs().max(1),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Opens a session for a user whose login checks all passed; `method` says how they
+    /// proved who they are (recorded in the audit log).
+    async fn open_session(&self, user: User, client: &str, method: &str) -> Result<NewLogin> {
         let org = self
             .store
             .org(user.org)
@@ -177,9 +206,9 @@ impl IdentityService {
             client: client.chars().take(200).collect(),
         };
         self.store
-            .create_session(&session, &user_actor(&user, client))
+            .create_session(&session, method, &user_actor(&user, client))
             .await?;
-        tracing::info!(user = %user.id, org = %org.id, "login");
+        tracing::info!(user = %user.id, org = %org.id, method, "login");
         Ok(NewLogin {
             token,
             user,
@@ -753,11 +782,17 @@ impl IdentityService {
 
 /// Four groups of five characters from an alphabet without look-alikes (~98 bits).
 fn generate_one_time_password() -> String {
+    generate_words(4, 5)
+}
+
+/// `groups` groups of `len` characters from an alphabet without look-alikes (5 bits
+/// each), joined by `-`.
+pub(crate) fn generate_words(groups: usize, len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
     let mut rng = rand::rng();
-    let groups: Vec<String> = (0..4)
+    let groups: Vec<String> = (0..groups)
         .map(|_| {
-            (0..5)
+            (0..len)
                 .map(|_| {
                     let i = (rng.next_u32() as usize) % ALPHABET.len();
                     char::from(ALPHABET[i])

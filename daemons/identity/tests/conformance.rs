@@ -25,6 +25,7 @@ nexus_store::each_backend!(
     password_change_rules,
     operator_commands,
     api_tokens_and_clients,
+    second_factor_totp_and_recovery_codes,
 );
 
 fn op() -> Actor {
@@ -219,6 +220,8 @@ async fn sessions_live_and_die(db: &Db) {
         .service
         .login("owner@acme.test", &p.one_time_password, "127.0.0.1")
         .await
+        .unwrap()
+        .session()
         .unwrap();
     let (session, user, org) = f
         .service
@@ -263,7 +266,10 @@ async fn sessions_live_and_die(db: &Db) {
         expires_at: chrono::Utc::now() - chrono::TimeDelta::hours(1),
         client: String::new(),
     };
-    f.store.create_session(&past, &op()).await.unwrap();
+    f.store
+        .create_session(&past, "password", &op())
+        .await
+        .unwrap();
     assert_eq!(f.service.sweep_sessions().await.unwrap(), 1);
 }
 
@@ -286,6 +292,8 @@ async fn provision_then_login(db: &Db) {
         .service
         .login("OWNER@acme.test", &p.one_time_password, "10.0.0.1")
         .await
+        .unwrap()
+        .session()
         .unwrap();
     assert!(login.user.must_change_password);
     assert!(matches!(
@@ -322,6 +330,8 @@ async fn provision_then_login(db: &Db) {
     f.service
         .login("owner@acme.test", &otp, "10.0.0.1")
         .await
+        .unwrap()
+        .session()
         .unwrap();
 }
 
@@ -361,11 +371,15 @@ async fn password_change_rules(db: &Db) {
         .service
         .login("owner@acme.test", &p.one_time_password, "a")
         .await
+        .unwrap()
+        .session()
         .unwrap();
     let second = f
         .service
         .login("owner@acme.test", &p.one_time_password, "b")
         .await
+        .unwrap()
+        .session()
         .unwrap();
     let (session, user, _) = f.service.authenticate(&first.token).await.unwrap().unwrap();
     let otp = &p.one_time_password;
@@ -407,6 +421,8 @@ async fn password_change_rules(db: &Db) {
     f.service
         .login("owner@acme.test", "a much better passphrase", "a")
         .await
+        .unwrap()
+        .session()
         .unwrap();
     // The hash is argon2id.
     assert!(hash_password("x").await.unwrap().starts_with("$argon2id$"));
@@ -481,7 +497,13 @@ async fn operator_commands(db: &Db) {
             .await,
         Err(IdentityError::Conflict(_))
     ));
-    let login = f.service.login("ann@beta.test", &otp, "x").await.unwrap();
+    let login = f
+        .service
+        .login("ann@beta.test", &otp, "x")
+        .await
+        .unwrap()
+        .session()
+        .unwrap();
 
     let disabled = f
         .service
@@ -695,4 +717,261 @@ async fn api_tokens_and_clients(db: &Db) {
     ] {
         assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
     }
+}
+
+/// The code an authenticator app shows `offset` seconds from now.
+fn app_code(secret_base32: &str, offset: i64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32).unwrap();
+    let totp = totp_rs::Builder::new().with_secret(secret).build().unwrap();
+    let t = chrono::Utc::now().timestamp() + offset;
+    totp.generate(u64::try_from(t).unwrap()).to_string()
+}
+
+async fn second_factor_totp_and_recovery_codes(db: &Db) {
+    use nexus_identity::service::LoginOutcome;
+    let f = fixture(db).await;
+    let org = f
+        .store
+        .create_org("acme", "Acme: Research", &op())
+        .await
+        .unwrap();
+    let password = "correct horse battery staple";
+    let mut nu = new_user("ann@acme.test");
+    nu.password_hash = hash_password(password).await.unwrap();
+    let ann = f.store.create_user(org.id, &nu, &op()).await.unwrap();
+    let me = Actor::new("ann@acme.test", "127.0.0.1");
+    assert!(!f.service.mfa_status(&ann).await.unwrap().totp);
+
+    // Enrolment: a secret, then the first code confirms it and yields recovery codes.
+    let e = f.service.begin_totp(&ann, &org, &me).await.unwrap();
+    assert!(
+        e.otpauth_url.starts_with("otpauth://totp/"),
+        "{}",
+        e.otpauth_url
+    );
+    assert!(e.otpauth_url.contains("ann%40acme.test") || e.otpauth_url.contains("ann@acme.test"));
+    // Until confirmed, the password alone still logs in.
+    assert!(matches!(
+        f.service
+            .login("ann@acme.test", password, "c")
+            .await
+            .unwrap(),
+        LoginOutcome::Session(_)
+    ));
+    assert!(matches!(
+        f.service.confirm_totp(&ann, "000000x", &me).await,
+        Err(IdentityError::InvalidCode)
+    ));
+    let codes = f
+        .service
+        .confirm_totp(&ann, &app_code(&e.secret_base32, 0), &me)
+        .await
+        .unwrap();
+    assert_eq!(codes.len(), 10);
+    let status = f.service.mfa_status(&ann).await.unwrap();
+    assert!(status.totp);
+    assert_eq!(status.recovery_codes_left, 10);
+    assert!(
+        matches!(
+            f.service.begin_totp(&ann, &org, &me).await,
+            Err(IdentityError::Conflict(_))
+        ),
+        "a confirmed authenticator is not silently replaced"
+    );
+
+    // The password now yields a challenge, not a session.
+    let LoginOutcome::SecondFactor(ch) = f
+        .service
+        .login("ann@acme.test", password, "c")
+        .await
+        .unwrap()
+    else {
+        panic!("expected a second-factor challenge");
+    };
+    assert_eq!(ch.methods, vec!["totp", "recovery_code"]);
+    // The code that confirmed enrolment was used; the next step's code works once.
+    assert!(matches!(
+        f.service
+            .complete_login(&ch.token, &app_code(&e.secret_base32, 0), "c")
+            .await,
+        Err(IdentityError::InvalidCode)
+    ));
+    let next = app_code(&e.secret_base32, 30);
+    let login = f
+        .service
+        .complete_login(&ch.token, &next, "c")
+        .await
+        .unwrap();
+    assert_eq!(login.user.id, ann.id);
+    assert!(
+        f.service
+            .authenticate(&login.token)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        matches!(
+            f.service.complete_login(&ch.token, &next, "c").await,
+            Err(IdentityError::InvalidCode)
+        ),
+        "a TOTP code is accepted once"
+    );
+
+    // A recovery code works once, in any spelling.
+    let spelled = format!(" {} ", codes[0].to_uppercase().replace('-', " "));
+    f.service
+        .complete_login(&ch.token, &spelled, "c")
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.service.complete_login(&ch.token, &codes[0], "c").await,
+        Err(IdentityError::InvalidCode)
+    ));
+    assert_eq!(
+        f.service
+            .mfa_status(&ann)
+            .await
+            .unwrap()
+            .recovery_codes_left,
+        9
+    );
+
+    // Forged, truncated or foreign challenges are refused.
+    let (payload, mac) = ch.token.split_once('.').unwrap();
+    let mut forged = mac.to_owned();
+    forged.replace_range(0..1, if mac.starts_with('A') { "B" } else { "A" });
+    for bad in [
+        String::new(),
+        "garbage".to_owned(),
+        payload.to_owned(),
+        format!("{payload}.{forged}"),
+        format!("{payload}x.{mac}"),
+    ] {
+        assert!(
+            matches!(
+                f.service.complete_login(&bad, &codes[1], "c").await,
+                Err(IdentityError::ChallengeInvalid)
+            ),
+            "{bad:?}"
+        );
+    }
+
+    // New recovery codes need the password and replace the old ones.
+    assert!(matches!(
+        f.service.replace_recovery_codes(&ann, "wrong", &me).await,
+        Err(IdentityError::InvalidCredentials)
+    ));
+    let fresh = f
+        .service
+        .replace_recovery_codes(&ann, password, &me)
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.service.complete_login(&ch.token, &codes[1], "c").await,
+        Err(IdentityError::InvalidCode)
+    ));
+
+    // Wrong codes count toward the account lockout (3 in this fixture).
+    let _ = f.service.complete_login(&ch.token, "999999", "c").await;
+    assert!(matches!(
+        f.service.complete_login(&ch.token, &fresh[0], "c").await,
+        Err(IdentityError::Throttled { .. })
+    ));
+    assert!(matches!(
+        f.service.login("ann@acme.test", password, "c").await,
+        Err(IdentityError::Throttled { .. })
+    ));
+
+    // A password change voids outstanding challenges.
+    let ann = f.store.user(org.id, ann.id).await.unwrap().unwrap();
+    let newer = hash_password("another long passphrase").await.unwrap();
+    f.store
+        .set_password(org.id, ann.id, &newer, false, EndSessions::None, &op())
+        .await
+        .unwrap();
+    let fresh_service = fixture_service(&f);
+    assert!(matches!(
+        fresh_service
+            .complete_login(&ch.token, &fresh[0], "c")
+            .await,
+        Err(IdentityError::ChallengeInvalid)
+    ));
+
+    // Removal needs the password; an operator can reset a lost authenticator.
+    let ann = f.store.user(org.id, ann.id).await.unwrap().unwrap();
+    assert!(matches!(
+        fresh_service.remove_totp(&ann, password, &me).await,
+        Err(IdentityError::InvalidCredentials)
+    ));
+    fresh_service
+        .remove_totp(&ann, "another long passphrase", &me)
+        .await
+        .unwrap();
+    assert!(matches!(
+        fresh_service
+            .login("ann@acme.test", "another long passphrase", "c")
+            .await
+            .unwrap(),
+        LoginOutcome::Session(_)
+    ));
+    assert!(
+        !fresh_service
+            .reset_mfa(org.id, "ann@acme.test", &op())
+            .await
+            .unwrap()
+    );
+
+    let actions: Vec<String> = f
+        .service
+        .audit_log(org.id, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    for want in [
+        "mfa.totp.enrolment_started",
+        "mfa.totp.enabled",
+        "mfa.recovery_code.used",
+        "mfa.recovery_codes.replaced",
+        "mfa.totp.removed",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == want),
+            "{want} missing from {actions:?}"
+        );
+    }
+    let methods: Vec<String> = f
+        .service
+        .audit_log(org.id, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "session.login")
+        .filter_map(|r| {
+            let detail: serde_json::Value = serde_json::from_str(&r.detail).unwrap();
+            detail["method"].as_str().map(str::to_owned)
+        })
+        .collect();
+    assert!(methods.contains(&"password+totp".to_owned()), "{methods:?}");
+    assert!(
+        methods.contains(&"password+recovery_code".to_owned()),
+        "{methods:?}"
+    );
+}
+
+/// A second service on the same store with a fresh throttle (as after a restart).
+fn fixture_service(f: &Fixture) -> IdentityService {
+    let keys = tempfile::tempdir().unwrap();
+    let tokens = TokenAuthority::new(KeySet::open(keys.path()).unwrap(), "https://nexus.test");
+    IdentityService::new(
+        f.store.clone(),
+        Throttle::new(Duration::from_secs(60), 3, 50),
+        SessionPolicy {
+            lifetime: chrono::TimeDelta::hours(1),
+        },
+        b"0123456789abcdef0123456789abcdef".to_vec(),
+        tokens,
+    )
 }

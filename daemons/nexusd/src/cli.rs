@@ -25,7 +25,7 @@ pub enum Command {
     Configtest(ConfigtestArgs),
     /// Create the first organization and its administrator; print the one-time password.
     Provision(ProvisionArgs),
-    /// Manage users: add, list, disable, enable, reset-password.
+    /// Manage users: add, list, disable, enable, reset-password, reset-mfa.
     Users {
         #[command(flatten)]
         config: ConfigArgs,
@@ -176,6 +176,14 @@ pub enum UsersCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Remove a user's authenticator app and recovery codes (they lost their phone); their
+    /// next login asks for the password only, and they can set up a new one.
+    ResetMfa {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        org: Option<String>,
     },
 }
 

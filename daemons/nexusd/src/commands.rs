@@ -451,6 +451,17 @@ async fn users_inner(
                 );
             }
         }
+        UsersCommand::ResetMfa { email, org } => {
+            let org = service.resolve_org(org.as_deref()).await?;
+            let email = email.trim().to_lowercase();
+            if service.reset_mfa(org.id, &email, &operator()).await? {
+                println!(
+                    "Removed the authenticator app of {email}; they log in with their password and can set up a new one."
+                );
+            } else {
+                println!("{email} had no authenticator app; nothing changed.");
+            }
+        }
     }
     Ok(())
 }

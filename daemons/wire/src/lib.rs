@@ -31,6 +31,10 @@ pub mod codes {
     pub const AUTH_INSUFFICIENT_SCOPE: &str = "auth.insufficient_scope";
     /// Logged in, but the role does not allow this.
     pub const FORBIDDEN: &str = "auth.forbidden";
+    /// A second-factor code (TOTP or recovery code) is wrong or was already used.
+    pub const AUTH_INVALID_CODE: &str = "auth.invalid_code";
+    /// The second login step's challenge is unknown or expired: log in again.
+    pub const AUTH_MFA_CHALLENGE_INVALID: &str = "auth.mfa_challenge_invalid";
     pub const UNAVAILABLE: &str = "service.unavailable";
     pub const INTERNAL: &str = "internal";
 }
@@ -193,6 +197,64 @@ pub struct SessionResponse {
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
+}
+
+/// `POST /api/session` when the account has a second factor: no session yet; send the
+/// challenge with a code to `POST /api/session/mfa`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaChallengeResponse {
+    pub mfa: MfaChallengeView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaChallengeView {
+    pub challenge: String,
+    /// `totp`, `recovery_code`.
+    pub methods: Vec<String>,
+    /// Seconds the challenge stays valid.
+    pub expires_in: u64,
+}
+
+/// `POST /api/session/mfa`: the second login step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaLoginRequest {
+    pub challenge: String,
+    /// A 6-digit code from the authenticator app, or a recovery code.
+    pub code: String,
+}
+
+/// `GET /api/account/mfa`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaStatusView {
+    pub totp: bool,
+    pub recovery_codes_left: i64,
+}
+
+/// `POST /api/account/mfa/totp`: what the authenticator app needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpEnrolmentView {
+    /// Base32, for typing into the app.
+    pub secret: String,
+    /// `otpauth://totp/…`, for a QR code.
+    pub otpauth_url: String,
+}
+
+/// `POST /api/account/mfa/totp/confirm`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRequest {
+    pub code: String,
+}
+
+/// Requests that need the current password again (removing a factor, new recovery codes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordConfirmRequest {
+    pub password: String,
+}
+
+/// Recovery codes, shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryCodesView {
+    pub recovery_codes: Vec<String>,
 }
 
 /// `POST /api/session/password`.

@@ -2,6 +2,7 @@ import { useRef, useState, type FormEvent } from 'react';
 import { api, isApiError } from '../api';
 import { Alert, Button, Card, PageHeader, TextField } from '../design';
 import { useCurrentSession, useDocumentTitle, useSession } from '../session';
+import { TwoStepCard } from './TwoStepCard';
 
 const ROLE_LABELS: Record<string, string> = {
   owner: 'Owner',
@@ -166,6 +167,8 @@ export function AccountPage() {
         <Card title="Change password" description="Pick something only you know.">
           <ChangePasswordForm onChanged={passwordChanged} />
         </Card>
+
+        {!session.must_change_password && <TwoStepCard />}
       </div>
     </div>
   );

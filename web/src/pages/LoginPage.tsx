@@ -1,5 +1,5 @@
 import { useRef, useState, type FormEvent } from 'react';
-import { api, isApiError } from '../api';
+import { api, isApiError, isMfaChallenge, type Session } from '../api';
 import { Alert, Button, Card, TextField } from '../design';
 import { Navigate, useLocation, useNavigate } from '../router';
 import { useDocumentTitle, useProductName, useSession } from '../session';
@@ -20,6 +20,8 @@ function loginErrorMessage(err: unknown): string {
       return 'That e-mail and password do not match. Check them and try again.';
     case 'auth.throttled':
       return err.message || 'Too many attempts. Wait a moment before trying again.';
+    case 'auth.invalid_code':
+      return 'That code is not right, or it was already used. Wait for the next code in your app and try again.';
     default:
       return err.message;
   }
@@ -37,6 +39,11 @@ export function LoginPage() {
   const [fieldErrors, setFieldErrors] = useState<{ email?: string; password?: string }>({});
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  /** Set when the password was right and the account wants a second factor. */
+  const [challenge, setChallenge] = useState<string | null>(null);
+  const [code, setCode] = useState('');
+  const [codeError, setCodeError] = useState<string | undefined>();
+  const codeRef = useRef<HTMLInputElement>(null);
   const emailRef = useRef<HTMLInputElement>(null);
   const passwordRef = useRef<HTMLInputElement>(null);
 
@@ -56,17 +63,60 @@ export function LoginPage() {
 
     setBusy(true);
     try {
-      const session = await api.login(email.trim(), password);
-      signedIn(session);
-      if (session.must_change_password) {
-        navigate('/account', { replace: true, state: { reason: 'must_change_password' } });
+      const result = await api.login(email.trim(), password);
+      if (isMfaChallenge(result)) {
+        setChallenge(result.mfa.challenge);
+        setPassword('');
+        setCode('');
+        setCodeError(undefined);
       } else {
-        navigate(nextPath(location.search), { replace: true });
+        finish(result);
       }
     } catch (err) {
       setError(loginErrorMessage(err));
       setPassword('');
       passwordRef.current?.focus();
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const finish = (session: Session) => {
+    signedIn(session);
+    if (session.must_change_password) {
+      navigate('/account', { replace: true, state: { reason: 'must_change_password' } });
+    } else {
+      navigate(nextPath(location.search), { replace: true });
+    }
+  };
+
+  const startOver = (message: string | null) => {
+    setChallenge(null);
+    setCode('');
+    setCodeError(undefined);
+    setError(message);
+  };
+
+  const onSubmitCode = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    if (!challenge) return;
+    setError(null);
+    if (!code.trim()) {
+      setCodeError('Enter the code from your authenticator app, or a recovery code.');
+      return codeRef.current?.focus();
+    }
+    setCodeError(undefined);
+    setBusy(true);
+    try {
+      finish(await api.loginSecondFactor(challenge, code.trim()));
+    } catch (err) {
+      if (isApiError(err) && err.code === 'auth.mfa_challenge_invalid') {
+        startOver('That took too long. Log in again.');
+      } else {
+        setError(loginErrorMessage(err));
+        setCode('');
+        codeRef.current?.focus();
+      }
     } finally {
       setBusy(false);
     }
@@ -85,40 +135,77 @@ export function LoginPage() {
         </div>
         <main>
           <Card>
-            <h1 className="nx-login__title">Log in</h1>
-            <p className="nx-login__subtitle">Welcome back. Sign in to reach all your apps.</p>
-            <form className="nx-stack" onSubmit={onSubmit} noValidate aria-describedby={error ? 'login-error' : undefined}>
-              {error && (
-                <Alert tone="danger" data-testid="login-error">
-                  <span id="login-error">{error}</span>
-                </Alert>
-              )}
-              <TextField
-                ref={emailRef}
-                label="E-mail"
-                name="email"
-                type="email"
-                autoComplete="username"
-                inputMode="email"
-                autoFocus
-                value={email}
-                error={fieldErrors.email}
-                onChange={(e) => setEmail(e.target.value)}
-              />
-              <TextField
-                ref={passwordRef}
-                label="Password"
-                name="password"
-                type="password"
-                autoComplete="current-password"
-                value={password}
-                error={fieldErrors.password}
-                onChange={(e) => setPassword(e.target.value)}
-              />
-              <Button type="submit" block loading={busy}>
-                Log in
-              </Button>
-            </form>
+            {challenge ? (
+              <>
+                <h1 className="nx-login__title">Two-step verification</h1>
+                <p className="nx-login__subtitle">
+                  Enter the 6-digit code from your authenticator app. Lost your phone? Enter one of your recovery
+                  codes instead.
+                </p>
+                <form className="nx-stack" onSubmit={onSubmitCode} noValidate data-testid="mfa-form">
+                  {error && (
+                    <Alert tone="danger" data-testid="login-error">
+                      <span id="login-error">{error}</span>
+                    </Alert>
+                  )}
+                  <TextField
+                    ref={codeRef}
+                    label="Code"
+                    name="code"
+                    autoComplete="one-time-code"
+                    autoCapitalize="off"
+                    spellCheck={false}
+                    autoFocus
+                    value={code}
+                    error={codeError}
+                    onChange={(e) => setCode(e.target.value)}
+                  />
+                  <Button type="submit" block loading={busy}>
+                    Verify
+                  </Button>
+                  <Button variant="ghost" block onClick={() => startOver(null)}>
+                    Use another account
+                  </Button>
+                </form>
+              </>
+            ) : (
+              <>
+                <h1 className="nx-login__title">Log in</h1>
+                <p className="nx-login__subtitle">Welcome back. Sign in to reach all your apps.</p>
+                <form className="nx-stack" onSubmit={onSubmit} noValidate aria-describedby={error ? 'login-error' : undefined}>
+                  {error && (
+                    <Alert tone="danger" data-testid="login-error">
+                      <span id="login-error">{error}</span>
+                    </Alert>
+                  )}
+                  <TextField
+                    ref={emailRef}
+                    label="E-mail"
+                    name="email"
+                    type="email"
+                    autoComplete="username"
+                    inputMode="email"
+                    autoFocus
+                    value={email}
+                    error={fieldErrors.email}
+                    onChange={(e) => setEmail(e.target.value)}
+                  />
+                  <TextField
+                    ref={passwordRef}
+                    label="Password"
+                    name="password"
+                    type="password"
+                    autoComplete="current-password"
+                    value={password}
+                    error={fieldErrors.password}
+                    onChange={(e) => setPassword(e.target.value)}
+                  />
+                  <Button type="submit" block loading={busy}>
+                    Log in
+                  </Button>
+                </form>
+              </>
+            )}
           </Card>
         </main>
       </div>

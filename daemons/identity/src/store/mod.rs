@@ -6,6 +6,7 @@
 
 mod postgres;
 mod sql;
+mod sql_mfa;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -14,7 +15,9 @@ use nexus_store::audit::{self, Actor};
 use nexus_store::{Db, OrgId};
 
 use crate::error::Result;
-use crate::model::{ApiToken, NewUser, OAuthClient, Organization, Role, Session, User, UserId};
+use crate::model::{
+    ApiToken, NewUser, OAuthClient, Organization, Role, Session, TotpRecord, User, UserId,
+};
 
 /// Which sessions a password change ends, in the same transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +32,7 @@ pub enum EndSessions<'a> {
 /// record in the same transaction as the change (after its write; see
 /// [`nexus_store::audit`]).
 #[async_trait]
-pub trait IdentityStore: Send + Sync + std::fmt::Debug {
+pub trait IdentityStore: MfaStore + Send + Sync + std::fmt::Debug {
     /// Creates an organization (a new tenant).
     async fn create_org(&self, slug: &str, name: &str, actor: &Actor) -> Result<Organization>;
     async fn org(&self, org: OrgId) -> Result<Option<Organization>>;
@@ -66,8 +69,9 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
         actor: &Actor,
     ) -> Result<()>;
 
-    /// Opens a session (a login).
-    async fn create_session(&self, session: &Session, actor: &Actor) -> Result<()>;
+    /// Opens a session (a login); `method` (`password`, `password+totp`, …) goes into the
+    /// audit record.
+    async fn create_session(&self, session: &Session, method: &str, actor: &Actor) -> Result<()>;
     /// Looks a session up by its token hash (the token identifies the tenant).
     async fn session(&self, token_hash: &str) -> Result<Option<Session>>;
     /// Ends one session (a logout).
@@ -111,6 +115,53 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     async fn audit(&self, record: &audit::NewRecord) -> Result<()>;
     /// An organization's audit records after `after`, oldest first.
     async fn audit_log(&self, org: OrgId, after: i64, limit: i64) -> Result<Vec<audit::Record>>;
+}
+
+/// Second factors. Part of every [`IdentityStore`]; a trait of its own to keep each file
+/// about one thing.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    /// Starts (or restarts) TOTP enrolment with a new secret. `Conflict` when a confirmed
+    /// authenticator exists: it must be removed first.
+    async fn begin_totp(
+        &self,
+        org: OrgId,
+        user: UserId,
+        secret: &[u8],
+        actor: &Actor,
+    ) -> Result<()>;
+    async fn totp(&self, org: OrgId, user: UserId) -> Result<Option<TotpRecord>>;
+    /// Activates the authenticator being set up, with `step` as its first used code, and
+    /// replaces the user's recovery codes.
+    async fn confirm_totp(
+        &self,
+        org: OrgId,
+        user: UserId,
+        step: i64,
+        recovery_hashes: &[String],
+        actor: &Actor,
+    ) -> Result<()>;
+    /// Accepts the code of `step` once: true when it is newer than every step accepted
+    /// before (atomically, so two logins with one code cannot both pass).
+    async fn accept_totp_step(&self, org: OrgId, user: UserId, step: i64) -> Result<bool>;
+    /// Spends a recovery code: true when it existed and was unused.
+    async fn use_recovery_code(
+        &self,
+        org: OrgId,
+        user: UserId,
+        code_hash: &str,
+        actor: &Actor,
+    ) -> Result<bool>;
+    async fn replace_recovery_codes(
+        &self,
+        org: OrgId,
+        user: UserId,
+        code_hashes: &[String],
+        actor: &Actor,
+    ) -> Result<()>;
+    async fn recovery_codes_left(&self, org: OrgId, user: UserId) -> Result<i64>;
+    /// Removes the authenticator and the recovery codes; false when there was none.
+    async fn remove_totp(&self, org: OrgId, user: UserId, actor: &Actor) -> Result<bool>;
 }
 
 /// The identity store for whichever backend `db` is.
@@ -248,6 +299,29 @@ impl From<ClientRow> for OAuthClient {
             scopes: r.scopes,
             created_at: r.created_at,
             disabled: r.disabled,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct TotpRow {
+    user_id: UserId,
+    org_id: OrgId,
+    secret: Vec<u8>,
+    created_at: DateTime<Utc>,
+    confirmed_at: Option<DateTime<Utc>>,
+    last_step: i64,
+}
+
+impl From<TotpRow> for TotpRecord {
+    fn from(r: TotpRow) -> Self {
+        Self {
+            org: r.org_id,
+            user: r.user_id,
+            secret: r.secret,
+            created_at: r.created_at,
+            confirmed_at: r.confirmed_at,
+            last_step: r.last_step,
         }
     }
 }

@@ -313,6 +313,7 @@ macro_rules! sql_store {
             async fn create_session(
                 &self,
                 s: &crate::model::Session,
+                method: &str,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
                 let mut tx = self.pool.begin().await?;
@@ -332,7 +333,7 @@ macro_rules! sql_store {
                     actor,
                     "session.login",
                     format!("user:{}", s.user),
-                    serde_json::json!({ "expires_at": s.expires_at }),
+                    serde_json::json!({ "expires_at": s.expires_at, "method": method }),
                 );
                 $audit(&mut *tx, &record).await?;
                 tx.commit().await?;

@@ -4,7 +4,7 @@
 use nexus_testkit::TestServer;
 use nexus_wire::{ErrorBody, codes};
 
-async fn code(resp: reqwest::Response) -> String {
+pub(crate) async fn code(resp: reqwest::Response) -> String {
     resp.json::<ErrorBody>()
         .await
         .expect("error body")
@@ -13,7 +13,7 @@ async fn code(resp: reqwest::Response) -> String {
 }
 
 /// A provisioned server and a session cookie of its owner (password already changed).
-async fn owner_session() -> (TestServer, String) {
+pub(crate) async fn owner_session() -> (TestServer, String) {
     let s = TestServer::start(nexusd::apps::all()).await.unwrap();
     let (email, otp) = s.provision().await.unwrap();
     let cookie = s.login(&email, &otp).await.unwrap();

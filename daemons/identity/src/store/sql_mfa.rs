@@ -1,0 +1,243 @@
+//! Second-factor storage, written once for both backends like `sql.rs`.
+
+macro_rules! sql_mfa_store {
+    ($name:ident, $db:ty, $audit:path) => {
+        #[async_trait::async_trait]
+        impl crate::store::MfaStore for $name {
+            async fn begin_totp(
+                &self,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+                secret: &[u8],
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                // A confirmed authenticator is replaced only by removing it first.
+                let r = sqlx::query(
+                    "INSERT INTO mfa_totp (user_id, org_id, secret, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at \
+                     WHERE mfa_totp.confirmed_at IS NULL AND mfa_totp.org_id = excluded.org_id",
+                )
+                .bind(user)
+                .bind(org)
+                .bind(secret)
+                .bind(chrono::Utc::now())
+                .execute(&mut *tx)
+                .await?;
+                if r.rows_affected() == 0 {
+                    return Err(crate::error::IdentityError::Conflict(
+                        "an authenticator app is already set up; remove it before adding another".into(),
+                    ));
+                }
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
+                    actor,
+                    "mfa.totp.enrolment_started",
+                    format!("user:{user}"),
+                    serde_json::json!({}),
+                );
+                $audit(&mut *tx, &record).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn totp(
+                &self,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+            ) -> crate::error::Result<Option<crate::model::TotpRecord>> {
+                let row: Option<crate::store::TotpRow> = sqlx::query_as(
+                    "SELECT user_id, org_id, secret, created_at, confirmed_at, last_step FROM mfa_totp WHERE org_id = $1 AND user_id = $2",
+                )
+                .bind(org)
+                .bind(user)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn confirm_totp(
+                &self,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+                step: i64,
+                recovery_hashes: &[String],
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let r = sqlx::query(
+                    "UPDATE mfa_totp SET confirmed_at = $1, last_step = $2 WHERE org_id = $3 AND user_id = $4 AND confirmed_at IS NULL",
+                )
+                .bind(chrono::Utc::now())
+                .bind(step)
+                .bind(org)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+                if r.rows_affected() == 0 {
+                    return Err(crate::error::IdentityError::NotFound(
+                        "an authenticator app being set up; start again".into(),
+                    ));
+                }
+                Self::put_recovery_codes(&mut tx, org, user, recovery_hashes).await?;
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
+                    actor,
+                    "mfa.totp.enabled",
+                    format!("user:{user}"),
+                    serde_json::json!({ "recovery_codes": recovery_hashes.len() }),
+                );
+                $audit(&mut *tx, &record).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn accept_totp_step(
+                &self,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+                step: i64,
+            ) -> crate::error::Result<bool> {
+                // One statement, so two logins racing with the same code cannot both win.
+                let r = sqlx::query(
+                    "UPDATE mfa_totp SET last_step = $1 WHERE org_id = $2 AND user_id = $3 AND confirmed_at IS NOT NULL AND last_step < $1",
+                )
+                .bind(step)
+                .bind(org)
+                .bind(user)
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn use_recovery_code(
+                &self,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+                code_hash: &str,
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let r = sqlx::query(
+                    "UPDATE mfa_recovery_codes SET used_at = $1 WHERE org_id = $2 AND user_id = $3 AND code_hash = $4 AND used_at IS NULL",
+                )
+                .bind(chrono::Utc::now())
+                .bind(org)
+                .bind(user)
+                .bind(code_hash)
+                .execute(&mut *tx)
+                .await?;
+                if r.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
+                    actor,
+                    "mfa.recovery_code.used",
+                    format!("user:{user}"),
+                    serde_json::json!({}),
+                );
+                $audit(&mut *tx, &record).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn replace_recovery_codes(
+                &self,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+                code_hashes: &[String],
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                Self::put_recovery_codes(&mut tx, org, user, code_hashes).await?;
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
+                    actor,
+                    "mfa.recovery_codes.replaced",
+                    format!("user:{user}"),
+                    serde_json::json!({ "recovery_codes": code_hashes.len() }),
+                );
+                $audit(&mut *tx, &record).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn recovery_codes_left(
+                &self,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+            ) -> crate::error::Result<i64> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM mfa_recovery_codes WHERE org_id = $1 AND user_id = $2 AND used_at IS NULL",
+                )
+                .bind(org)
+                .bind(user)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(n)
+            }
+
+            async fn remove_totp(
+                &self,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let r = sqlx::query("DELETE FROM mfa_totp WHERE org_id = $1 AND user_id = $2")
+                    .bind(org)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM mfa_recovery_codes WHERE org_id = $1 AND user_id = $2")
+                    .bind(org)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+                if r.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
+                    actor,
+                    "mfa.totp.removed",
+                    format!("user:{user}"),
+                    serde_json::json!({}),
+                );
+                $audit(&mut *tx, &record).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+        }
+
+        impl $name {
+            /// Replaces a user's recovery codes inside `tx`.
+            async fn put_recovery_codes(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+                code_hashes: &[String],
+            ) -> crate::error::Result<()> {
+                sqlx::query("DELETE FROM mfa_recovery_codes WHERE org_id = $1 AND user_id = $2")
+                    .bind(org)
+                    .bind(user)
+                    .execute(&mut **tx)
+                    .await?;
+                for hash in code_hashes {
+                    sqlx::query(
+                        "INSERT INTO mfa_recovery_codes (user_id, org_id, code_hash) VALUES ($1, $2, $3)",
+                    )
+                    .bind(user)
+                    .bind(org)
+                    .bind(hash)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use sql_mfa_store;
