@@ -5,6 +5,7 @@ import { AccountPage } from './pages/AccountPage';
 import { HubPage } from './pages/HubPage';
 import { LoginPage } from './pages/LoginPage';
 import { NotFoundPage } from './pages/NotFoundPage';
+import { ResetPasswordPage } from './pages/ResetPasswordPage';
 import { Navigate, useLocation, useNavigate } from './router';
 import { useCatalog, useProductName, useSession } from './session';
 
@@ -78,6 +79,7 @@ export function App() {
   const pathname = normalizePath(location.pathname);
 
   if (pathname === '/login') return <LoginPage />;
+  if (pathname === '/reset-password') return <ResetPasswordPage />;
 
   switch (state.status) {
     case 'loading':

@@ -83,6 +83,8 @@ export type KnownErrorCode =
   | 'auth.weak_password'
   | 'auth.invalid_code'
   | 'auth.mfa_challenge_invalid'
+  | 'auth.reset_link_invalid'
+  | 'mail.not_configured'
   | 'validation.failed'
   | 'network.unreachable'
   | 'http.unexpected_response';
@@ -241,6 +243,13 @@ export const api = {
   /** The second step: an authenticator code or a recovery code. */
   loginSecondFactor(challenge: string, code: string): Promise<Session> {
     return request<Session>('POST', '/api/session/mfa', { challenge, code });
+  },
+  /** Sends a reset link if the address has an account (202 either way). */
+  requestPasswordReset(email: string): Promise<void> {
+    return request<void>('POST', '/api/password-reset', { email });
+  },
+  completePasswordReset(token: string, newPassword: string): Promise<void> {
+    return request<void>('POST', '/api/password-reset/complete', { token, new_password: newPassword });
   },
   mfaStatus(options?: RequestOptions): Promise<MfaStatus> {
     return request<MfaStatus>('GET', '/api/account/mfa', undefined, options);

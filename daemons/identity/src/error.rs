@@ -16,6 +16,14 @@ pub enum IdentityError {
     InvalidCode,
     #[error("this login step expired or is not valid; enter your e-mail and password again")]
     ChallengeInvalid,
+    #[error(
+        "this reset link is not valid: it was used already, has expired, or a newer one was sent; ask for a new one"
+    )]
+    ResetLinkInvalid,
+    #[error(
+        "this instance cannot send e-mail, so it cannot send reset links; ask an administrator to reset your password"
+    )]
+    MailNotConfigured,
     #[error("{0}")]
     WeakPassword(String),
     #[error("{0}")]
@@ -62,6 +70,14 @@ impl From<IdentityError> for ApiError {
             IdentityError::ChallengeInvalid => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 codes::AUTH_MFA_CHALLENGE_INVALID,
+                msg,
+            ),
+            IdentityError::ResetLinkInvalid => {
+                ApiError::bad_request(codes::AUTH_RESET_LINK_INVALID, msg)
+            }
+            IdentityError::MailNotConfigured => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::MAIL_NOT_CONFIGURED,
                 msg,
             ),
             IdentityError::WeakPassword(_) => ApiError::bad_request(codes::AUTH_WEAK_PASSWORD, msg),

@@ -39,6 +39,11 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             include_str!("../migrations/sqlite/0002_tokens.sql"),
         ),
         Migration::new(3, "mfa", include_str!("../migrations/sqlite/0003_mfa.sql")),
+        Migration::new(
+            4,
+            "password_resets",
+            include_str!("../migrations/sqlite/0004_password_resets.sql"),
+        ),
     ],
     postgres: &[
         Migration::new(
@@ -55,6 +60,11 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             3,
             "mfa",
             include_str!("../migrations/postgres/0003_mfa.sql"),
+        ),
+        Migration::new(
+            4,
+            "password_resets",
+            include_str!("../migrations/postgres/0004_password_resets.sql"),
         ),
     ],
 };
@@ -97,7 +107,11 @@ pub fn service(ctx: &AppContext) -> Result<IdentityService, String> {
             keys::KeySet::open(&ctx.secrets_dir.join("signing"))?,
             ctx.config.server.public_url.trim_end_matches('/'),
         ),
-    ))
+    )
+    .with_mail(service::recovery::MailSettings {
+        mailer: ctx.mailer.clone(),
+        public_url: ctx.public_url.clone(),
+    }))
 }
 
 impl App for IdentityApp {

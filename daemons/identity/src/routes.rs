@@ -10,7 +10,7 @@ use nexus_runtime::http::ClientAddr;
 use nexus_runtime::{ApiError, ApiJson, ApiPath, ApiQuery};
 use nexus_wire::{
     ChangePasswordRequest, LoginRequest, MfaChallengeResponse, MfaChallengeView, MfaLoginRequest,
-    OrgView, SessionResponse, UserView, codes,
+    OrgView, PasswordResetComplete, PasswordResetRequest, SessionResponse, UserView, codes,
 };
 
 use crate::error::IdentityError;
@@ -33,6 +33,11 @@ pub fn router(state: RouteState) -> Router {
         .route("/api/session", get(current).post(login).delete(logout))
         .route("/api/session/mfa", post(login_second_factor))
         .route("/api/session/password", post(change_password))
+        .route("/api/password-reset", post(request_password_reset))
+        .route(
+            "/api/password-reset/complete",
+            post(complete_password_reset),
+        )
         .route("/api/session/logout-everywhere", post(logout_everywhere))
         .route("/api/admin/audit", get(audit_log))
         .route("/api/whoami", get(whoami))
@@ -251,6 +256,32 @@ async fn login_second_factor(
         .complete_login(&req.challenge, &req.code, &client)
         .await?;
     logged_in(&state, &login)
+}
+
+/// Sends a reset link if the address has an account; the answer is the same either way.
+async fn request_password_reset(
+    State(state): State<RouteState>,
+    ClientAddr(client): ClientAddr,
+    ApiJson(req): ApiJson<PasswordResetRequest>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .service
+        .request_password_reset(&req.email, &client)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// A new password through the link's token; every session of the account ends.
+async fn complete_password_reset(
+    State(state): State<RouteState>,
+    ClientAddr(client): ClientAddr,
+    ApiJson(req): ApiJson<PasswordResetComplete>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .service
+        .complete_password_reset(&req.token, &req.new_password, &client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The session answer with its cookie.

@@ -20,6 +20,7 @@ use crate::tokens::{Claims, Scopes, TokenAuthority, TokenError, TokenPrincipal};
 pub use nexus_store::audit::Actor;
 
 pub mod mfa;
+pub mod recovery;
 
 /// Shortest password accepted when a user chooses one.
 pub const MIN_PASSWORD_LEN: usize = 12;
@@ -42,6 +43,10 @@ pub struct IdentityService {
     token_key: Arc<Vec<u8>>,
     /// Signs and verifies API tokens.
     tokens: TokenAuthority,
+    /// E-mail for reset links; `None` when the instance sends no mail.
+    mail: Option<recovery::MailSettings>,
+    /// Reset mails per account and per address.
+    reset_throttle: Arc<Throttle>,
 }
 
 /// What a correct password leads to.
@@ -84,6 +89,8 @@ impl IdentityService {
             dummy_hash: Arc::new(tokio::sync::OnceCell::new()),
             token_key: Arc::new(token_key),
             tokens,
+            mail: None,
+            reset_throttle: Arc::new(recovery::reset_throttle()),
         }
     }
 

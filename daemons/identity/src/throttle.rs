@@ -32,40 +32,61 @@ impl Throttle {
 
     /// `Some(wait)` when the account or address must wait before trying again.
     pub fn check(&self, account: &str, address: &str) -> Option<Duration> {
+        let a = self.check_account(account);
+        let b = self.check_address(address);
+        a.max(b)
+    }
+
+    /// Like [`Self::check`], for the account alone.
+    pub fn check_account(&self, account: &str) -> Option<Duration> {
+        self.check_key(&acct(account), self.max_per_account)
+    }
+
+    /// Like [`Self::check`], for the address alone.
+    pub fn check_address(&self, address: &str) -> Option<Duration> {
+        self.check_key(&addr(address), self.max_per_address)
+    }
+
+    fn check_key(&self, key: &str, max: usize) -> Option<Duration> {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let mut wait = None;
-        for (key, max) in [
-            (acct(account), self.max_per_account),
-            (addr(address), self.max_per_address),
-        ] {
-            if let Some(q) = map.get_mut(&key) {
-                while q
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) > self.window)
-                {
-                    q.pop_front();
-                }
-                if q.len() >= max
-                    && let Some(oldest) = q.front()
-                {
-                    let w = self.window.saturating_sub(now.duration_since(*oldest));
-                    wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
-                }
-            }
+        let q = map.get_mut(key)?;
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.window)
+        {
+            q.pop_front();
         }
-        wait
+        if q.len() < max {
+            return None;
+        }
+        q.front()
+            .map(|oldest| self.window.saturating_sub(now.duration_since(*oldest)))
     }
 
     pub fn record_failure(&self, account: &str, address: &str) {
+        self.record(acct(account));
+        self.record(addr(address));
+    }
+
+    /// Counts one event against the account alone.
+    pub fn record_account(&self, account: &str) {
+        self.record(acct(account));
+    }
+
+    /// Counts one event against the address alone.
+    pub fn record_address(&self, address: &str) {
+        self.record(addr(address));
+    }
+
+    fn record(&self, key: String) {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > SWEEP_AT {
             let window = self.window;
             map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) <= window));
         }
-        map.entry(acct(account)).or_default().push_back(now);
-        map.entry(addr(address)).or_default().push_back(now);
+        map.entry(key).or_default().push_back(now);
     }
 
     pub fn record_success(&self, account: &str) {

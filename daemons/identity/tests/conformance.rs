@@ -26,6 +26,7 @@ nexus_store::each_backend!(
     operator_commands,
     api_tokens_and_clients,
     second_factor_totp_and_recovery_codes,
+    password_reset_links,
 );
 
 fn op() -> Actor {
@@ -974,4 +975,111 @@ fn fixture_service(f: &Fixture) -> IdentityService {
         b"0123456789abcdef0123456789abcdef".to_vec(),
         tokens,
     )
+}
+
+async fn password_reset_links(db: &Db) {
+    let f = fixture(db).await;
+    let org = f.store.create_org("acme", "Acme", &op()).await.unwrap();
+    let mut nu = new_user("ann@acme.test");
+    nu.password_hash = hash_password("the old passphrase").await.unwrap();
+    nu.must_change_password = true;
+    let ann = f.store.create_user(org.id, &nu, &op()).await.unwrap();
+    let session = f
+        .service
+        .login("ann@acme.test", "the old passphrase", "c")
+        .await
+        .unwrap()
+        .session()
+        .unwrap();
+
+    // Without a relay, requests are refused with a clear error.
+    assert!(matches!(
+        f.service.request_password_reset("ann@acme.test", "c").await,
+        Err(IdentityError::MailNotConfigured)
+    ));
+
+    // A newer link replaces the older one.
+    let first = f.service.issue_password_reset(&ann, &op()).await.unwrap();
+    let second = f.service.issue_password_reset(&ann, &op()).await.unwrap();
+    assert!(matches!(
+        f.service
+            .complete_password_reset(&first, "a fine new passphrase", "c")
+            .await,
+        Err(IdentityError::ResetLinkInvalid)
+    ));
+    assert!(matches!(
+        f.service.complete_password_reset(&second, "ann", "c").await,
+        Err(IdentityError::WeakPassword(_))
+    ));
+    f.service
+        .complete_password_reset(&second, "a fine new passphrase", "c")
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.service
+            .complete_password_reset(&second, "another fine passphrase", "c")
+            .await,
+        Err(IdentityError::ResetLinkInvalid)
+    ));
+    assert!(
+        f.service
+            .authenticate(&session.token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let user = f.store.user(org.id, ann.id).await.unwrap().unwrap();
+    assert!(!user.must_change_password);
+    f.service
+        .login("ann@acme.test", "a fine new passphrase", "c")
+        .await
+        .unwrap()
+        .session()
+        .unwrap();
+
+    // Expired links and disabled accounts do not work.
+    f.store
+        .create_password_reset(org.id, ann.id, "expired-hash", chrono::Utc::now(), &op())
+        .await
+        .unwrap();
+    assert!(
+        f.store
+            .password_reset("expired-hash", chrono::Utc::now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !f.store
+            .use_password_reset("expired-hash", chrono::Utc::now(), &op())
+            .await
+            .unwrap()
+    );
+    let third = f.service.issue_password_reset(&ann, &op()).await.unwrap();
+    f.store
+        .set_disabled(org.id, ann.id, true, &op())
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.service
+            .complete_password_reset(&third, "yet another passphrase", "c")
+            .await,
+        Err(IdentityError::Disabled)
+    ));
+    let actions: Vec<String> = f
+        .service
+        .audit_log(org.id, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    assert!(
+        actions.iter().any(|a| a == "password.reset_requested"),
+        "{actions:?}"
+    );
+    assert!(
+        actions.iter().any(|a| a == "password.reset_link_used"),
+        "{actions:?}"
+    );
 }

@@ -280,6 +280,12 @@ async fn identity_service(
         apps: std::sync::Arc::new(Vec::new()),
         secrets_dir: cfg.state_dir.join("secrets"),
         shutdown: CancellationToken::new(),
+        public_url: cfg.public_url(
+            cfg.listen_addr()
+                .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
+        ),
+        // Operator commands send no e-mail.
+        mailer: nexus_runtime::mail::Mailer::disabled(),
     };
     let service = nexus_identity::service(&ctx).map_err(|message| Failure { code: 1, message })?;
     Ok((service, db))

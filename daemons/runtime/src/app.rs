@@ -88,6 +88,11 @@ pub struct AppContext {
     /// Directory holding generated secrets (`secrets/` in the state directory).
     pub secrets_dir: PathBuf,
     pub shutdown: CancellationToken,
+    /// Where users reach this instance, with a trailing `/` (for links in e-mail and token
+    /// issuers).
+    pub public_url: String,
+    /// Outgoing e-mail through the configured relay (disabled when none is set).
+    pub mailer: crate::mail::Mailer,
 }
 
 impl AppContext {

@@ -33,6 +33,7 @@ pub struct Config {
     pub log: LogConfig,
     pub web: WebConfig,
     pub auth: AuthConfig,
+    pub mail: MailConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,6 +123,19 @@ pub struct AuthConfig {
     pub lockout_minutes: u64,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct MailConfig {
+    /// The relay for the e-mail NEXUS sends (password resets): `smtp://host:25` (plain),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465`.
+    /// Empty: NEXUS sends no e-mail, and password reset by e-mail is off.
+    pub smtp_url: String,
+    /// A file holding `smtp_url`, to keep the relay's password out of this file.
+    pub smtp_url_file: PathBuf,
+    /// The sender of those messages, e.g. `NEXUS <nexus@example.com>`.
+    pub from: String,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -134,6 +148,7 @@ impl Default for Config {
             log: LogConfig::default(),
             web: WebConfig::default(),
             auth: AuthConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -659,6 +674,35 @@ fn validate(c: &Config, origin_of: &dyn Fn(&str) -> Origin, issues: &mut Vec<Con
             "use e.g. 336 (two weeks)",
         );
     }
+    let smtp = &c.mail.smtp_url;
+    if !(smtp.is_empty() || smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
+        bad(
+            "mail.smtp_url",
+            "unsupported scheme (the URL is not shown: it may hold a password)".to_owned(),
+            "use smtp://host:25, smtp://user:pass@host:587?tls=required or smtps://user:pass@host:465",
+        );
+    }
+    if !smtp.is_empty() && !c.mail.smtp_url_file.as_os_str().is_empty() {
+        bad(
+            "mail.smtp_url_file",
+            "set together with mail.smtp_url".to_owned(),
+            "keep only one of the two",
+        );
+    }
+    let sends_mail = !smtp.is_empty() || !c.mail.smtp_url_file.as_os_str().is_empty();
+    if sends_mail && c.mail.from.trim().is_empty() {
+        bad(
+            "mail.from",
+            "is empty while a mail relay is set".to_owned(),
+            "set the sender, e.g. `NEXUS <nexus@example.com>`",
+        );
+    } else if !c.mail.from.is_empty() && c.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+        bad(
+            "mail.from",
+            format!("`{}` is not a sender address", c.mail.from),
+            "use e.g. `NEXUS <nexus@example.com>`",
+        );
+    }
     if c.auth.lockout_minutes == 0 {
         bad(
             "auth.lockout_minutes",
@@ -692,6 +736,15 @@ impl Config {
         } else {
             Ok(self.database.url.clone())
         }
+    }
+
+    /// The mail relay URL, read from `smtp_url_file` when set; empty when mail is off.
+    pub fn smtp_url(&self) -> std::io::Result<String> {
+        if !self.mail.smtp_url_file.as_os_str().is_empty() {
+            let text = std::fs::read_to_string(self.resolve(&self.mail.smtp_url_file))?;
+            return Ok(text.trim().to_owned());
+        }
+        Ok(self.mail.smtp_url.clone())
     }
 
     pub fn listen_addr(&self) -> Option<SocketAddr> {
@@ -947,6 +1000,40 @@ mod tests {
         assert!(
             text.contains(&file.display().to_string()),
             "names the file: {text}"
+        );
+    }
+
+    #[test]
+    fn mail_settings_are_checked_without_showing_the_password() {
+        let mut s = Sources::default().flag("state_dir", "/x", "--state-dir");
+        s.env = vec![(
+            "NEXUS_MAIL_SMTP_URL".into(),
+            "http://user:secret@relay".into(),
+        )];
+        let errs = load(&s).expect_err("invalid");
+        let text = errs.to_string();
+        let keys: Vec<&str> = errs.0.iter().map(|i| i.key.as_str()).collect();
+        assert!(keys.contains(&"mail.smtp_url"), "{text}");
+        assert!(
+            keys.contains(&"mail.from"),
+            "a relay needs a sender: {text}"
+        );
+        assert!(!text.contains("secret"), "{text}");
+        s.env = vec![
+            ("NEXUS_MAIL_SMTP_URL".into(), "smtp://relay:25".into()),
+            ("NEXUS_MAIL_FROM".into(), "NEXUS <nexus@example.com>".into()),
+        ];
+        let c = load(&s).expect("valid");
+        assert_eq!(c.smtp_url().expect("url"), "smtp://relay:25");
+        assert!(
+            crate::mail::Mailer::from_config(&c)
+                .expect("mailer")
+                .enabled()
+        );
+        s.env = vec![("NEXUS_MAIL_FROM".into(), "not an address".into())];
+        assert!(
+            load(&s).is_err(),
+            "a bad sender is refused even without a relay"
         );
     }
 

@@ -13,6 +13,7 @@ pub mod app;
 pub mod config;
 pub mod http;
 pub mod lifecycle;
+pub mod mail;
 pub mod server;
 pub mod telemetry;
 

@@ -215,6 +215,8 @@ pub async fn start(
         apps: Arc::new(apps.iter().map(|a| a.info()).collect()),
         secrets_dir: config.state_dir.join("secrets"),
         shutdown: shutdown.clone(),
+        public_url: public_url.clone(),
+        mailer: crate::mail::Mailer::from_config(&config).map_err(ServeError::Config)?,
     };
 
     // The public router: every app's routes, metrics and CSRF protection, then the web app.

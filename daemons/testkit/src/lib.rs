@@ -5,6 +5,9 @@
 // A test kit: failing loudly on a broken invariant is what a test wants.
 #![allow(clippy::expect_used)]
 
+pub mod smtp;
+pub use smtp::SmtpSink;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

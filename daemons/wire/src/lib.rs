@@ -35,6 +35,10 @@ pub mod codes {
     pub const AUTH_INVALID_CODE: &str = "auth.invalid_code";
     /// The second login step's challenge is unknown or expired: log in again.
     pub const AUTH_MFA_CHALLENGE_INVALID: &str = "auth.mfa_challenge_invalid";
+    /// A password reset link is unknown, used or expired: ask for a new one.
+    pub const AUTH_RESET_LINK_INVALID: &str = "auth.reset_link_invalid";
+    /// This instance sends no e-mail, so it cannot send reset links.
+    pub const MAIL_NOT_CONFIGURED: &str = "mail.not_configured";
     pub const UNAVAILABLE: &str = "service.unavailable";
     pub const INTERNAL: &str = "internal";
 }
@@ -243,6 +247,20 @@ pub struct TotpEnrolmentView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeRequest {
     pub code: String,
+}
+
+/// `POST /api/password-reset`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordResetRequest {
+    pub email: String,
+}
+
+/// `POST /api/password-reset/complete`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordResetComplete {
+    /// The token from the link in the e-mail.
+    pub token: String,
+    pub new_password: String,
 }
 
 /// Requests that need the current password again (removing a factor, new recovery codes).

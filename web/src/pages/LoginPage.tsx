@@ -1,7 +1,7 @@
-import { useRef, useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { api, isApiError, isMfaChallenge, type Session } from '../api';
 import { Alert, Button, Card, TextField } from '../design';
-import { Navigate, useLocation, useNavigate } from '../router';
+import { Link, Navigate, useLocation, useNavigate } from '../router';
 import { useDocumentTitle, useProductName, useSession } from '../session';
 
 /** Where to go after logging in: the `next` query parameter if it is a safe internal path. */
@@ -29,7 +29,6 @@ function loginErrorMessage(err: unknown): string {
 
 export function LoginPage() {
   const { state, signedIn } = useSession();
-  const product = useProductName();
   const location = useLocation();
   const navigate = useNavigate();
   useDocumentTitle('Log in');
@@ -123,6 +122,91 @@ export function LoginPage() {
   };
 
   return (
+    <AuthLayout>
+      <Card>
+        {challenge ? (
+          <>
+            <h1 className="nx-login__title">Two-step verification</h1>
+            <p className="nx-login__subtitle">
+              Enter the 6-digit code from your authenticator app. Lost your phone? Enter one of your recovery
+              codes instead.
+            </p>
+            <form className="nx-stack" onSubmit={onSubmitCode} noValidate data-testid="mfa-form">
+              {error && (
+                <Alert tone="danger" data-testid="login-error">
+                  <span id="login-error">{error}</span>
+                </Alert>
+              )}
+              <TextField
+                ref={codeRef}
+                label="Code"
+                name="code"
+                autoComplete="one-time-code"
+                autoCapitalize="off"
+                spellCheck={false}
+                autoFocus
+                value={code}
+                error={codeError}
+                onChange={(e) => setCode(e.target.value)}
+              />
+              <Button type="submit" block loading={busy}>
+                Verify
+              </Button>
+              <Button variant="ghost" block onClick={() => startOver(null)}>
+                Use another account
+              </Button>
+            </form>
+          </>
+        ) : (
+          <>
+            <h1 className="nx-login__title">Log in</h1>
+            <p className="nx-login__subtitle">Welcome back. Sign in to reach all your apps.</p>
+            <form className="nx-stack" onSubmit={onSubmit} noValidate aria-describedby={error ? 'login-error' : undefined}>
+              {error && (
+                <Alert tone="danger" data-testid="login-error">
+                  <span id="login-error">{error}</span>
+                </Alert>
+              )}
+              <TextField
+                ref={emailRef}
+                label="E-mail"
+                name="email"
+                type="email"
+                autoComplete="username"
+                inputMode="email"
+                autoFocus
+                value={email}
+                error={fieldErrors.email}
+                onChange={(e) => setEmail(e.target.value)}
+              />
+              <TextField
+                ref={passwordRef}
+                label="Password"
+                name="password"
+                type="password"
+                autoComplete="current-password"
+                value={password}
+                error={fieldErrors.password}
+                onChange={(e) => setPassword(e.target.value)}
+              />
+              <Button type="submit" block loading={busy}>
+                Log in
+              </Button>
+            </form>
+          </>
+        )}
+      </Card>
+      <p className="nx-login__aside">
+        <Link href="/reset-password">Forgot your password?</Link>
+      </p>
+    </AuthLayout>
+  );
+}
+
+/** The centred panel with the product's name that the login and reset pages share. */
+export function AuthLayout({ children }: { children: ReactNode }) {
+  const product = useProductName();
+  return (
     <div className="nx-login">
       <div className="nx-login__panel">
         <div className="nx-login__brand">
@@ -133,81 +217,7 @@ export function LoginPage() {
           </span>
           <span>{product}</span>
         </div>
-        <main>
-          <Card>
-            {challenge ? (
-              <>
-                <h1 className="nx-login__title">Two-step verification</h1>
-                <p className="nx-login__subtitle">
-                  Enter the 6-digit code from your authenticator app. Lost your phone? Enter one of your recovery
-                  codes instead.
-                </p>
-                <form className="nx-stack" onSubmit={onSubmitCode} noValidate data-testid="mfa-form">
-                  {error && (
-                    <Alert tone="danger" data-testid="login-error">
-                      <span id="login-error">{error}</span>
-                    </Alert>
-                  )}
-                  <TextField
-                    ref={codeRef}
-                    label="Code"
-                    name="code"
-                    autoComplete="one-time-code"
-                    autoCapitalize="off"
-                    spellCheck={false}
-                    autoFocus
-                    value={code}
-                    error={codeError}
-                    onChange={(e) => setCode(e.target.value)}
-                  />
-                  <Button type="submit" block loading={busy}>
-                    Verify
-                  </Button>
-                  <Button variant="ghost" block onClick={() => startOver(null)}>
-                    Use another account
-                  </Button>
-                </form>
-              </>
-            ) : (
-              <>
-                <h1 className="nx-login__title">Log in</h1>
-                <p className="nx-login__subtitle">Welcome back. Sign in to reach all your apps.</p>
-                <form className="nx-stack" onSubmit={onSubmit} noValidate aria-describedby={error ? 'login-error' : undefined}>
-                  {error && (
-                    <Alert tone="danger" data-testid="login-error">
-                      <span id="login-error">{error}</span>
-                    </Alert>
-                  )}
-                  <TextField
-                    ref={emailRef}
-                    label="E-mail"
-                    name="email"
-                    type="email"
-                    autoComplete="username"
-                    inputMode="email"
-                    autoFocus
-                    value={email}
-                    error={fieldErrors.email}
-                    onChange={(e) => setEmail(e.target.value)}
-                  />
-                  <TextField
-                    ref={passwordRef}
-                    label="Password"
-                    name="password"
-                    type="password"
-                    autoComplete="current-password"
-                    value={password}
-                    error={fieldErrors.password}
-                    onChange={(e) => setPassword(e.target.value)}
-                  />
-                  <Button type="submit" block loading={busy}>
-                    Log in
-                  </Button>
-                </form>
-              </>
-            )}
-          </Card>
-        </main>
+        <main className="nx-stack">{children}</main>
       </div>
     </div>
   );

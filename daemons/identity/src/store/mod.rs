@@ -6,7 +6,7 @@
 
 mod postgres;
 mod sql;
-mod sql_mfa;
+mod sql_credentials;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -32,7 +32,7 @@ pub enum EndSessions<'a> {
 /// record in the same transaction as the change (after its write; see
 /// [`nexus_store::audit`]).
 #[async_trait]
-pub trait IdentityStore: MfaStore + Send + Sync + std::fmt::Debug {
+pub trait IdentityStore: CredentialStore + Send + Sync + std::fmt::Debug {
     /// Creates an organization (a new tenant).
     async fn create_org(&self, slug: &str, name: &str, actor: &Actor) -> Result<Organization>;
     async fn org(&self, org: OrgId) -> Result<Option<Organization>>;
@@ -117,10 +117,10 @@ pub trait IdentityStore: MfaStore + Send + Sync + std::fmt::Debug {
     async fn audit_log(&self, org: OrgId, after: i64, limit: i64) -> Result<Vec<audit::Record>>;
 }
 
-/// Second factors. Part of every [`IdentityStore`]; a trait of its own to keep each file
-/// about one thing.
+/// Second factors and password reset links. Part of every [`IdentityStore`]; a trait of
+/// its own to keep each file about one thing.
 #[async_trait]
-pub trait MfaStore: Send + Sync {
+pub trait CredentialStore: Send + Sync {
     /// Starts (or restarts) TOTP enrolment with a new secret. `Conflict` when a confirmed
     /// authenticator exists: it must be removed first.
     async fn begin_totp(
@@ -162,6 +162,30 @@ pub trait MfaStore: Send + Sync {
     async fn recovery_codes_left(&self, org: OrgId, user: UserId) -> Result<i64>;
     /// Removes the authenticator and the recovery codes; false when there was none.
     async fn remove_totp(&self, org: OrgId, user: UserId, actor: &Actor) -> Result<bool>;
+
+    /// Records a password reset link (by its token's hash), replacing the user's older ones.
+    async fn create_password_reset(
+        &self,
+        org: OrgId,
+        user: UserId,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<()>;
+    /// The account an unused, unexpired reset link belongs to (the link names the tenant).
+    async fn password_reset(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(OrgId, UserId)>>;
+    /// Spends a reset link: true when it was unused and unexpired (atomically, so a link
+    /// works once).
+    async fn use_password_reset(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<bool>;
 }
 
 /// The identity store for whichever backend `db` is.

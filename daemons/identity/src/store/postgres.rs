@@ -7,7 +7,7 @@ super::sql::sql_store!(
     nexus_store::audit::postgres::append
 );
 
-super::sql_mfa::sql_mfa_store!(
+super::sql_credentials::sql_credential_store!(
     PgStore,
     sqlx::Postgres,
     nexus_store::audit::postgres::append

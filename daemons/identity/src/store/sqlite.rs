@@ -7,7 +7,7 @@ super::sql::sql_store!(
     nexus_store::audit::sqlite::append
 );
 
-super::sql_mfa::sql_mfa_store!(
+super::sql_credentials::sql_credential_store!(
     SqliteStore,
     sqlx::Sqlite,
     nexus_store::audit::sqlite::append

@@ -1,9 +1,9 @@
-//! Second-factor storage, written once for both backends like `sql.rs`.
+//! Second factors and password reset links, written once for both backends like `sql.rs`.
 
-macro_rules! sql_mfa_store {
+macro_rules! sql_credential_store {
     ($name:ident, $db:ty, $audit:path) => {
         #[async_trait::async_trait]
-        impl crate::store::MfaStore for $name {
+        impl crate::store::CredentialStore for $name {
             async fn begin_totp(
                 &self,
                 org: nexus_store::OrgId,
@@ -209,6 +209,87 @@ macro_rules! sql_mfa_store {
                 tx.commit().await?;
                 Ok(true)
             }
+
+            async fn create_password_reset(
+                &self,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+                token_hash: &str,
+                expires_at: chrono::DateTime<chrono::Utc>,
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                // Only the newest link works: a forwarded or leaked older mail is useless.
+                sqlx::query("DELETE FROM password_resets WHERE org_id = $1 AND user_id = $2 AND used_at IS NULL")
+                    .bind(org)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO password_resets (token_hash, org_id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(token_hash)
+                .bind(org)
+                .bind(user)
+                .bind(chrono::Utc::now())
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
+                    actor,
+                    "password.reset_requested",
+                    format!("user:{user}"),
+                    serde_json::json!({ "expires_at": expires_at }),
+                );
+                $audit(&mut *tx, &record).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn password_reset(
+                &self,
+                token_hash: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> crate::error::Result<Option<(nexus_store::OrgId, crate::model::UserId)>> {
+                let row: Option<(nexus_store::OrgId, crate::model::UserId)> = sqlx::query_as(
+                    "SELECT org_id, user_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row)
+            }
+
+            async fn use_password_reset(
+                &self,
+                token_hash: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let row: Option<(nexus_store::OrgId, crate::model::UserId)> = sqlx::query_as(
+                    "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING org_id, user_id",
+                )
+                .bind(now)
+                .bind(token_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((org, user)) = row else {
+                    return Ok(false);
+                };
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
+                    actor,
+                    "password.reset_link_used",
+                    format!("user:{user}"),
+                    serde_json::json!({}),
+                );
+                $audit(&mut *tx, &record).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
         }
 
         impl $name {
@@ -240,4 +321,4 @@ macro_rules! sql_mfa_store {
     };
 }
 
-pub(crate) use sql_mfa_store;
+pub(crate) use sql_credential_store;
