@@ -8,4 +8,5 @@ mod cli;
 mod mfa;
 mod reset;
 mod server;
+mod tenancy;
 mod tokens;

@@ -1,0 +1,328 @@
+//! Tenant isolation, proven by walking every API route: a user (and a token) of
+//! organization A calls each route aimed at organization B's objects, and nothing of B is
+//! read, listed, changed or deleted. The list of routes comes from the source, so a new
+//! route that this walk does not know fails the test until it is added here.
+
+use std::collections::BTreeSet;
+
+use nexus_identity::model::Role;
+use nexus_store::audit::Actor;
+use nexus_testkit::{Backend, TestServer};
+use serde_json::{Value, json};
+
+/// Every `(METHOD, path)` the apps serve, read from their route tables.
+fn routes_in_source() -> BTreeSet<(String, String)> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut files = Vec::new();
+    for dir in ["identity/src", "identity/src/routes", "hub/src"] {
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    let mut found = BTreeSet::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for chunk in text.split(".route(").skip(1) {
+            let Some(path) = chunk.split('"').nth(1) else {
+                continue;
+            };
+            // The handlers of this route: up to the next route or the end of the chain.
+            let spec = chunk.split(['\n']).take(4).collect::<Vec<_>>().join(" ");
+            let spec = spec.split(".route(").next().unwrap_or_default();
+            for m in ["get", "post", "put", "patch", "delete"] {
+                if spec.contains(&format!("{m}(")) {
+                    found.insert((m.to_uppercase(), path.to_owned()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// What organization B owns, and the strings that must never reach A.
+struct Beta {
+    org: String,
+    user: String,
+    email: String,
+    cookie: String,
+    token: String,
+    token_id: String,
+    client_id: String,
+    client_secret: String,
+}
+
+impl Beta {
+    fn secrets(&self) -> Vec<&str> {
+        vec![
+            &self.org,
+            &self.user,
+            &self.email,
+            &self.token_id,
+            &self.client_id,
+            "Beta Ltd",
+        ]
+    }
+}
+
+/// The request the walk sends for a route, aimed at B wherever the route takes an id.
+fn request_for(method: &str, path: &str, b: &Beta) -> Option<(String, Option<Value>)> {
+    let body = |v: Value| Some(v);
+    Some(match (method, path) {
+        ("GET", "/api/apps" | "/api/session" | "/api/whoami" | "/api/tokens") => {
+            (path.to_owned(), None)
+        }
+        ("GET", "/api/admin/audit") => ("/api/admin/audit?after=0&limit=1000".to_owned(), None),
+        ("GET", "/api/admin/clients" | "/api/account/mfa" | "/.well-known/jwks.json") => {
+            (path.to_owned(), None)
+        }
+        // Logging in as B's user with a guess, from A's browser.
+        ("POST", "/api/session") => (
+            path.to_owned(),
+            body(json!({ "email": b.email, "password": "guess guess guess" })),
+        ),
+        ("POST", "/api/session/mfa") => (
+            path.to_owned(),
+            body(json!({ "challenge": format!("{}.{}", b.org, b.user), "code": "123456" })),
+        ),
+        ("POST", "/api/session/password") => (
+            path.to_owned(),
+            body(
+                json!({ "current_password": "wrong", "new_password": "a long enough passphrase" }),
+            ),
+        ),
+        ("POST", "/api/password-reset") => (path.to_owned(), body(json!({ "email": b.email }))),
+        ("POST", "/api/password-reset/complete") => (
+            path.to_owned(),
+            body(json!({ "token": b.token_id, "new_password": "a long enough passphrase" })),
+        ),
+        ("POST", "/api/tokens") => (
+            path.to_owned(),
+            body(json!({ "name": "walk", "scopes": ["profile"], "expires_in_days": 1 })),
+        ),
+        ("DELETE", "/api/tokens/{id}") => (format!("/api/tokens/{}", b.token_id), None),
+        ("POST", "/api/admin/clients") => (
+            path.to_owned(),
+            body(json!({ "name": "walk", "scopes": ["profile"] })),
+        ),
+        ("DELETE", "/api/admin/clients/{id}") => {
+            (format!("/api/admin/clients/{}", b.client_id), None)
+        }
+        // B's client id with a wrong secret, and with B's secret under A's login.
+        ("POST", "/oauth/token") => (
+            path.to_owned(),
+            body(
+                json!({ "grant_type": "client_credentials", "client_id": b.client_id, "client_secret": "wrong" }),
+            ),
+        ),
+        ("POST", "/api/account/mfa/totp") => (path.to_owned(), body(json!({}))),
+        ("POST", "/api/account/mfa/totp/confirm") => {
+            (path.to_owned(), body(json!({ "code": "123456" })))
+        }
+        ("POST", "/api/account/mfa/totp/remove" | "/api/account/mfa/recovery-codes") => {
+            (path.to_owned(), body(json!({ "password": "wrong" })))
+        }
+        // These end A's own session: walked last.
+        ("DELETE", "/api/session") | ("POST", "/api/session/logout-everywhere") => {
+            (path.to_owned(), None)
+        }
+        _ => return None,
+    })
+}
+
+async fn setup(backend: Backend) -> Option<(TestServer, String, String, Beta)> {
+    let s = TestServer::start_with(nexusd::apps::all(), backend, |_| {})
+        .await
+        .unwrap()?;
+    let (email, otp) = s.provision().await.unwrap();
+    let alice = password_changed(&s, &email, &otp, "a strong passphrase for a").await;
+    let alice_token = create_token(&s, &alice, &["profile", "audit:read"]).await.0;
+
+    let svc = nexus_identity::service(&s.running().ctx).unwrap();
+    let op = Actor::new("operator:test", "local");
+    let beta = svc.create_org("Beta Ltd", None, &op).await.unwrap();
+    let (bob, bob_otp) = svc
+        .add_user(beta.id, "bob@beta.example", Some("Bob"), Role::Owner, &op)
+        .await
+        .unwrap();
+    let cookie = password_changed(&s, &bob.email, &bob_otp, "a strong passphrase for b").await;
+    let (token, token_id) = create_token(&s, &cookie, &["profile", "audit:read"]).await;
+    let client: Value = s
+        .client
+        .post(s.url("/api/admin/clients"))
+        .header("cookie", &cookie)
+        .json(&json!({ "name": "beta-app", "scopes": ["profile"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let b = Beta {
+        org: beta.id.to_string(),
+        user: bob.id.to_string(),
+        email: bob.email,
+        cookie,
+        token,
+        token_id,
+        client_id: client["client_id"].as_str().unwrap().to_owned(),
+        client_secret: client["client_secret"].as_str().unwrap().to_owned(),
+    };
+    Some((s, alice, alice_token, b))
+}
+
+async fn password_changed(s: &TestServer, email: &str, otp: &str, new: &str) -> String {
+    let cookie = s.login(email, otp).await.unwrap();
+    let r = s
+        .client
+        .post(s.url("/api/session/password"))
+        .header("cookie", &cookie)
+        .json(&json!({ "current_password": otp, "new_password": new }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    cookie
+}
+
+async fn create_token(s: &TestServer, cookie: &str, scopes: &[&str]) -> (String, String) {
+    let v: Value = s
+        .client
+        .post(s.url("/api/tokens"))
+        .header("cookie", cookie)
+        .json(&json!({ "name": "t", "scopes": scopes, "expires_in_days": 1 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        v["token"].as_str().unwrap().to_owned(),
+        v["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn walk(backend: Backend) {
+    let Some((s, alice, alice_token, b)) = setup(backend).await else {
+        return;
+    };
+    let routes = routes_in_source();
+    assert!(
+        routes.len() >= 20,
+        "the route scan found too little: {routes:?}"
+    );
+    let unknown: Vec<_> = routes
+        .iter()
+        .filter(|(m, p)| request_for(m, p, &b).is_none())
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "routes the tenancy walk does not cover; add them to request_for: {unknown:?}"
+    );
+
+    let last = |(m, p): &&(String, String)| {
+        (m == "DELETE" && p == "/api/session") || p == "/api/session/logout-everywhere"
+    };
+    let mut ordered: Vec<_> = routes.iter().filter(|r| !last(r)).collect();
+    ordered.extend(routes.iter().filter(|r| last(r)));
+    for auth in [format!("cookie:{alice}"), format!("bearer:{alice_token}")] {
+        for (method, path) in &ordered {
+            let (url, body) = request_for(method, path, &b).unwrap();
+            // An id the caller sent may be echoed in the error; anything else of B may not.
+            let sent = format!(
+                "{url} {}",
+                body.as_ref().map(Value::to_string).unwrap_or_default()
+            );
+            let mut req = s.client.request(method.parse().unwrap(), s.url(&url));
+            req = match auth.split_once(':').unwrap() {
+                ("cookie", c) => req.header("cookie", c),
+                (_, t) => req.bearer_auth(t),
+            };
+            if let Some(body) = body {
+                req = req.json(&body);
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status();
+            let text = resp.text().await.unwrap();
+            let what = format!("{method} {url} as {}", auth.split(':').next().unwrap());
+            let mail_off = status == 503 && text.contains("mail.not_configured");
+            assert!(
+                !status.is_server_error() || mail_off,
+                "{what}: {status} {text}"
+            );
+            for secret in b.secrets().into_iter().filter(|x| !sent.contains(x)) {
+                assert!(!text.contains(secret), "{what} leaked `{secret}`: {text}");
+            }
+            if path.contains("{id}") {
+                assert!(
+                    status == 404 || status == 401 || status == 403,
+                    "{what} reached B's object: {status} {text}"
+                );
+            }
+        }
+    }
+
+    // B is untouched: its session, token and client still work, and its audit log shows
+    // nobody from A.
+    let me = s
+        .client
+        .get(s.url("/api/whoami"))
+        .bearer_auth(&b.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200, "B's token was revoked");
+    let session = s
+        .client
+        .get(s.url("/api/session"))
+        .header("cookie", &b.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(session.status(), 200, "B's session ended");
+    let grant = s
+        .client
+        .post(s.url("/oauth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", b.client_id.as_str()),
+            ("client_secret", b.client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grant.status(), 200, "B's client was disabled");
+    let audit: Value = s
+        .client
+        .get(s.url("/api/admin/audit?limit=1000"))
+        .header("cookie", &b.cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let records = audit["records"].as_array().unwrap();
+    assert!(!records.is_empty());
+    for r in records {
+        let actor = r["actor"].as_str().unwrap_or_default();
+        assert!(
+            !actor.contains("owner@test.example"),
+            "A's user changed something in B: {r}"
+        );
+    }
+    s.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn organization_a_cannot_reach_b_through_any_route_sqlite() {
+    walk(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn organization_a_cannot_reach_b_through_any_route_postgres() {
+    walk(Backend::Postgres).await;
+}
