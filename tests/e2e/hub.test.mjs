@@ -7,7 +7,8 @@
 //   NEXUS_E2E_KEEP=1  keep the temporary directory (state, logs, screenshots) even on success
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -146,6 +147,7 @@ const ctx = {
   password: null,
   browser: null,
   page: null,
+  recoveryCode: null,
   failed: false,
 };
 
@@ -373,6 +375,7 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
         const codes = page.getByTestId('recovery-codes').locator('li');
         await codes.first().waitFor({ timeout: 15_000 });
         assert.equal(await codes.count(), 10, 'ten recovery codes');
+        ctx.recoveryCode = (await codes.nth(0).textContent()).trim();
         await page.getByRole('button', { name: 'I have saved these codes' }).click();
         await page.getByTestId('mfa-on').waitFor({ timeout: 15_000 });
 
@@ -394,6 +397,80 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
       }
     },
     { needs: ['page'] },
+  );
+
+  step(
+    'signs in to another app with NEXUS (OpenID Connect) from a fresh browser, via login and two-step',
+    async (t) => {
+      // The other app's callback: a local server that records where the browser lands.
+      const server = createServer((req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/html' });
+        res.end('<!doctype html><title>App</title><p>signed in</p>');
+      });
+      await new Promise((r) => server.listen(0, '127.0.0.1', r));
+      const redirect = `http://127.0.0.1:${server.address().port}/callback`;
+      const context = await ctx.browser.newContext();
+      const page = await context.newPage();
+      try {
+        const reg = await ctx.page.request.post(new URL('/api/admin/clients', ctx.url).href, {
+          data: { name: 'e2e app', scopes: ['openid', 'email'], redirect_uris: [redirect] },
+        });
+        assert.equal(reg.status(), 201, await reg.text());
+        const client = await reg.json();
+        const verifier = randomBytes(32).toString('base64url');
+        const state = randomBytes(8).toString('hex');
+        const nonce = randomBytes(8).toString('hex');
+        const authorize = new URL('/oauth/authorize', ctx.url);
+        for (const [k, v] of Object.entries({
+          response_type: 'code',
+          client_id: client.client_id,
+          redirect_uri: redirect,
+          scope: 'openid email',
+          state,
+          nonce,
+          code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+          code_challenge_method: 'S256',
+        })) {
+          authorize.searchParams.set(k, v);
+        }
+        await page.goto(authorize.href, { waitUntil: 'load' });
+        await page.waitForURL((u) => u.pathname === '/login', { timeout: 15_000 });
+        await page.getByLabel('E-mail').fill(ctx.email);
+        await page.getByLabel('Password').fill(ctx.password);
+        await page.getByRole('button', { name: 'Log in' }).click();
+        await page.getByTestId('mfa-form').waitFor({ timeout: 15_000 });
+        await page.getByLabel('Code').fill(ctx.recoveryCode);
+        await page.getByRole('button', { name: 'Verify' }).click();
+        await page.waitForURL((u) => u.href.startsWith(redirect), { timeout: 15_000 });
+
+        const back = new URL(page.url());
+        assert.equal(back.searchParams.get('state'), state);
+        const code = back.searchParams.get('code');
+        assert.ok(code, `no code in ${back.href}`);
+        const res = await fetch(new URL('/oauth/token', ctx.url), {
+          method: 'POST',
+          headers: {
+            'Content-Type': 'application/x-www-form-urlencoded',
+            Authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`,
+          },
+          body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, code_verifier: verifier }),
+        });
+        const tokens = await res.json();
+        assert.equal(res.status, 200, JSON.stringify(tokens));
+        const claims = JSON.parse(Buffer.from(tokens.id_token.split('.')[1], 'base64url').toString());
+        assert.equal(claims.email, ctx.email);
+        assert.equal(claims.nonce, nonce);
+        assert.equal(claims.aud, client.client_id);
+        t.diagnostic(`signed in to the app as ${claims.sub}`);
+      } catch (err) {
+        await page.screenshot({ path: join(ctx.tmp, 'oidc-failure.png'), fullPage: true }).catch(() => {});
+        throw new Error(`${err.message}\n(page at ${page.url()})\n${output()}`, { cause: err });
+      } finally {
+        await context.close();
+        server.close();
+      }
+    },
+    { needs: ['recoveryCode'] },
   );
 
   step(

@@ -44,6 +44,11 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             "password_resets",
             include_str!("../migrations/sqlite/0004_password_resets.sql"),
         ),
+        Migration::new(
+            5,
+            "oidc",
+            include_str!("../migrations/sqlite/0005_oidc.sql"),
+        ),
     ],
     postgres: &[
         Migration::new(
@@ -65,6 +70,11 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             4,
             "password_resets",
             include_str!("../migrations/postgres/0004_password_resets.sql"),
+        ),
+        Migration::new(
+            5,
+            "oidc",
+            include_str!("../migrations/postgres/0005_oidc.sql"),
         ),
     ],
 };
@@ -105,7 +115,10 @@ pub fn service(ctx: &AppContext) -> Result<IdentityService, String> {
         token_key,
         tokens::TokenAuthority::new(
             keys::KeySet::open(&ctx.secrets_dir.join("signing"))?,
-            ctx.config.server.public_url.trim_end_matches('/'),
+            // The issuer of tokens and the OpenID Provider: the configured public URL, or
+            // the one derived from the bound address (set `server.public_url` when several
+            // daemons must accept each other's tokens).
+            ctx.public_url.trim_end_matches('/'),
         ),
     )
     .with_mail(service::recovery::MailSettings {

@@ -118,6 +118,46 @@ pub struct OAuthClient {
     pub scopes: String,
     pub created_at: DateTime<Utc>,
     pub disabled: bool,
+    /// Space-separated absolute URLs the authorization endpoint may send users back to
+    /// (OpenID Connect); empty for a client-credentials-only client.
+    pub redirect_uris: String,
+}
+
+impl OAuthClient {
+    pub fn redirect_uris(&self) -> impl Iterator<Item = &str> {
+        self.redirect_uris.split_whitespace()
+    }
+}
+
+/// An authorization code, between the login and the client's token request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCode {
+    pub code_hash: String,
+    pub client_id: String,
+    pub org: OrgId,
+    pub user: UserId,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    /// PKCE `S256` challenge (base64url SHA-256 of the verifier).
+    pub code_challenge: Option<String>,
+    /// When the user logged in (the session's start), for the ID token's `auth_time`.
+    pub auth_time: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A refresh token's record; the token itself goes to the client only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub family: uuid::Uuid,
+    pub client_id: String,
+    pub org: OrgId,
+    pub user: UserId,
+    pub scope: String,
+    pub auth_time: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A user's TOTP authenticator.

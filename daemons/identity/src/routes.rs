@@ -13,7 +13,6 @@ use nexus_wire::{
     OrgView, PasswordResetComplete, PasswordResetRequest, SessionResponse, UserView, codes,
 };
 
-use crate::error::IdentityError;
 use crate::model::{ApiToken, OAuthClient, Organization, Role, Session, User};
 use crate::service::{IdentityService, LoginOutcome, NewLogin, user_actor};
 use crate::tokens::{SCOPES, Subject, TokenError, TokenPrincipal};
@@ -45,13 +44,13 @@ pub fn router(state: RouteState) -> Router {
         .route("/api/tokens/{id}", delete(revoke_token))
         .route("/api/admin/clients", get(list_clients).post(create_client))
         .route("/api/admin/clients/{id}", delete(disable_client))
-        .route("/oauth/token", post(oauth_token))
-        .route("/.well-known/jwks.json", get(jwks))
         .merge(mfa::routes())
+        .merge(oauth::routes())
         .with_state(state)
 }
 
 mod mfa;
+mod oauth;
 
 /// The logged-in user, from the session cookie. Refuses an account that still has to
 /// replace its one-time password: such a session may only do what [`Pending`] allows.
@@ -525,6 +524,9 @@ async fn revoke_token(
 struct NewClientRequest {
     name: String,
     scopes: Vec<String>,
+    /// For OpenID Connect sign-in: where users may be sent back to.
+    #[serde(default)]
+    redirect_uris: Vec<String>,
 }
 
 fn client_json(c: &OAuthClient) -> serde_json::Value {
@@ -532,6 +534,7 @@ fn client_json(c: &OAuthClient) -> serde_json::Value {
         "client_id": c.id,
         "name": c.name,
         "scopes": c.scopes.split(' ').collect::<Vec<_>>(),
+        "redirect_uris": c.redirect_uris().collect::<Vec<_>>(),
         "created_at": c.created_at,
         "disabled": c.disabled,
     })
@@ -550,6 +553,7 @@ async fn create_client(
             auth.org.id,
             &req.name,
             &req.scopes,
+            &req.redirect_uris,
             &user_actor(&auth.user, &client),
         )
         .await?;
@@ -582,126 +586,6 @@ async fn disable_client(
         .disable_client(auth.org.id, &id, &user_actor(&auth.user, &client))
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// An error of the OAuth token endpoint, in RFC 6749 §5.2's shape (what OAuth libraries
-/// parse), not the API's usual one.
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut resp = (
-        status,
-        ApiJson(serde_json::json!({ "error": error, "error_description": description })),
-    )
-        .into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
-/// The OAuth 2.0 token endpoint. Grant: `client_credentials`, with the client's id and
-/// secret in HTTP Basic authentication or in the form.
-async fn oauth_token(
-    State(state): State<RouteState>,
-    ClientAddr(from): ClientAddr,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(&body).into_owned().collect();
-    match form.get("grant_type").map(String::as_str) {
-        Some("client_credentials") => {}
-        Some(other) => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                &format!("grant_type `{other}` is not supported here; use client_credentials"),
-            );
-        }
-        None => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "send grant_type=client_credentials as application/x-www-form-urlencoded",
-            );
-        }
-    }
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
-                .ok()
-        })
-        .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|pair| {
-            let (id, secret) = pair.split_once(':')?;
-            let decode = |s: &str| {
-                url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-            };
-            Some((decode(id)?, decode(secret)?))
-        });
-    let Some((id, secret)) = basic.or_else(|| {
-        Some((
-            form.get("client_id")?.clone(),
-            form.get("client_secret")?.clone(),
-        ))
-    }) else {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "authenticate the client with HTTP Basic (client_id:client_secret)",
-        );
-    };
-    match state
-        .service
-        .client_credentials(&id, &secret, form.get("scope").map(String::as_str), &from)
-        .await
-    {
-        Ok((token, expires_in, scopes)) => {
-            let mut resp = ApiJson(serde_json::json!({
-                "access_token": token,
-                "token_type": "Bearer",
-                "expires_in": expires_in,
-                "scope": scopes.to_string_list(),
-            }))
-            .into_response();
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
-        Err(IdentityError::InvalidCredentials) => oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "unknown or disabled client, or a wrong secret",
-        ),
-        Err(IdentityError::Invalid(m)) => oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &m),
-        Err(IdentityError::Throttled { retry_after_secs }) => {
-            let mut resp = oauth_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "invalid_client",
-                &format!("too many failed attempts; try again in {retry_after_secs} seconds"),
-            );
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            resp
-        }
-        Err(e) => ApiError::from(e).into_response(),
-    }
-}
-
-/// The public signing keys, for anyone verifying NEXUS tokens.
-async fn jwks(State(state): State<RouteState>) -> Response {
-    let mut resp = ApiJson(state.service.tokens().keys().jwks()).into_response();
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    resp
 }
 
 #[cfg(test)]

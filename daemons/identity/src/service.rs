@@ -20,6 +20,7 @@ use crate::tokens::{Claims, Scopes, TokenAuthority, TokenError, TokenPrincipal};
 pub use nexus_store::audit::Actor;
 
 pub mod mfa;
+pub mod oidc;
 pub mod recovery;
 
 /// Shortest password accepted when a user chooses one.
@@ -533,12 +534,14 @@ impl IdentityService {
         Ok(())
     }
 
-    /// Registers an OAuth client for client-credentials access; returns its secret once.
+    /// Registers an OAuth client (client credentials; with redirect URIs also an OpenID
+    /// Connect relying party); returns its secret once.
     pub async fn create_client(
         &self,
         org: OrgId,
         name: &str,
         scopes: &[String],
+        redirect_uris: &[String],
         actor: &Actor,
     ) -> Result<(OAuthClient, String)> {
         let name = name.trim();
@@ -549,6 +552,12 @@ impl IdentityService {
         }
         let scopes =
             Scopes::parse(scopes.iter().map(String::as_str)).map_err(IdentityError::Invalid)?;
+        let redirect_uris = oidc::check_redirect_uris(redirect_uris)?;
+        if !redirect_uris.is_empty() && !scopes.contains("openid") {
+            return Err(IdentityError::Invalid(
+                "a client with redirect URIs signs users in: give it the scope `openid`".into(),
+            ));
+        }
         let secret = generate_token();
         let client = OAuthClient {
             id: format!("nxc_{}", uuid::Uuid::new_v4().simple()),
@@ -558,6 +567,7 @@ impl IdentityService {
             scopes: scopes.to_string_list(),
             created_at: Utc::now(),
             disabled: false,
+            redirect_uris: redirect_uris.join(" "),
         };
         self.store.create_client(&client, actor).await?;
         Ok((client, secret))
@@ -579,21 +589,7 @@ impl IdentityService {
         scope: Option<&str>,
         from: &str,
     ) -> Result<(String, i64, Scopes)> {
-        let key = format!("client:{client_id}");
-        if let Some(wait) = self.throttle.check(&key, from) {
-            return Err(IdentityError::Throttled {
-                retry_after_secs: wait.as_secs().max(1),
-            });
-        }
-        let client = self.store.client(client_id).await?;
-        let valid = client.as_ref().is_some_and(|c| {
-            !c.disabled && constant_time_eq(&c.secret_hash, &self.hash_token(secret))
-        });
-        let Some(client) = client.filter(|_| valid) else {
-            self.throttle.record_failure(&key, from);
-            return Err(IdentityError::InvalidCredentials);
-        };
-        self.throttle.record_success(&key);
+        let client = self.authenticate_client(client_id, secret, from).await?;
         let allowed = Scopes::parse([client.scopes.as_str()]).map_err(IdentityError::Invalid)?;
         let scopes = match scope.map(str::trim).filter(|s| !s.is_empty()) {
             None => allowed,
@@ -623,6 +619,31 @@ impl IdentityService {
             })
             .map_err(IdentityError::Hash)?;
         Ok((token, CLIENT_TOKEN_SECS, scopes))
+    }
+
+    /// The enabled client with this id and secret; failures are throttled like logins.
+    pub async fn authenticate_client(
+        &self,
+        client_id: &str,
+        secret: &str,
+        from: &str,
+    ) -> Result<OAuthClient> {
+        let key = format!("client:{client_id}");
+        if let Some(wait) = self.throttle.check(&key, from) {
+            return Err(IdentityError::Throttled {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        let client = self.store.client(client_id).await?;
+        let valid = client.as_ref().is_some_and(|c| {
+            !c.disabled && constant_time_eq(&c.secret_hash, &self.hash_token(secret))
+        });
+        let Some(client) = client.filter(|_| valid) else {
+            self.throttle.record_failure(&key, from);
+            return Err(IdentityError::InvalidCredentials);
+        };
+        self.throttle.record_success(&key);
+        Ok(client)
     }
 
     /// Verifies a bearer token locally (signature, expiry, revocation).
@@ -663,7 +684,7 @@ pub const CLIENT_TOKEN_SECS: i64 = 3600;
 /// How often daemons reload the revocation lists.
 pub const REVOCATION_REFRESH: Duration = Duration::from_secs(5);
 
-fn check_scopes_for_role(scopes: &Scopes, role: Role) -> Result<()> {
+pub(crate) fn check_scopes_for_role(scopes: &Scopes, role: Role) -> Result<()> {
     if let Some(s) = scopes.iter().find(|s| !crate::tokens::role_allows(role, s)) {
         return Err(IdentityError::Forbidden(format!(
             "only owners and administrators can give a token the scope `{s}`"

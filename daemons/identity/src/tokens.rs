@@ -27,7 +27,9 @@ pub const AUDIENCE: &str = "nexus";
 
 /// The scopes a token can carry. Apps add theirs here as they arrive.
 pub const SCOPES: &[(&str, &str)] = &[
+    ("openid", "sign the user in to another app (OpenID Connect)"),
     ("profile", "read who the token belongs to"),
+    ("email", "read the user's e-mail address"),
     (
         "audit:read",
         "read the organization's audit log (owners and administrators)",
@@ -202,6 +204,17 @@ impl TokenAuthority {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.kid.clone());
         jsonwebtoken::encode(&header, &claims, &key.encoding).map_err(|e| e.to_string())
+    }
+
+    /// Signs any claims (an OpenID Connect ID token) with the current key, as they are.
+    pub fn sign_raw<T: Serialize>(&self, claims: &T) -> Result<String, String> {
+        let key = self
+            .keys
+            .current()
+            .ok_or("there is no signing key; run `nexusd keys rotate`")?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| e.to_string())
     }
 
     /// Verifies a bearer token.

@@ -27,6 +27,7 @@ nexus_store::each_backend!(
     api_tokens_and_clients,
     second_factor_totp_and_recovery_codes,
     password_reset_links,
+    oidc_codes_and_refresh_tokens,
 );
 
 fn op() -> Actor {
@@ -643,7 +644,7 @@ async fn api_tokens_and_clients(db: &Db) {
     // Client credentials.
     let (client, secret) = f
         .service
-        .create_client(p.org.id, "billing sync", &scopes(&["profile"]), &op())
+        .create_client(p.org.id, "billing sync", &scopes(&["profile"]), &[], &op())
         .await
         .unwrap();
     let (ct, expires_in, granted) = f
@@ -1081,5 +1082,107 @@ async fn password_reset_links(db: &Db) {
     assert!(
         actions.iter().any(|a| a == "password.reset_link_used"),
         "{actions:?}"
+    );
+}
+
+async fn oidc_codes_and_refresh_tokens(db: &Db) {
+    use nexus_identity::model::{AuthCode, RefreshToken};
+    use nexus_identity::store::RefreshUse;
+    let f = fixture(db).await;
+    let org = f.store.create_org("acme", "Acme", &op()).await.unwrap();
+    let ann = f
+        .store
+        .create_user(org.id, &new_user("ann@acme.test"), &op())
+        .await
+        .unwrap();
+    let (client, _) = f
+        .service
+        .create_client(
+            org.id,
+            "wiki",
+            &["openid".to_owned()],
+            &["https://wiki.example/cb".to_owned()],
+            &op(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .client(&client.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .redirect_uris,
+        "https://wiki.example/cb"
+    );
+    let now = chrono::Utc::now();
+    let code = AuthCode {
+        code_hash: "code-1".into(),
+        client_id: client.id.clone(),
+        org: org.id,
+        user: ann.id,
+        redirect_uri: "https://wiki.example/cb".into(),
+        scope: "openid".into(),
+        nonce: Some("n".into()),
+        code_challenge: None,
+        auth_time: now,
+        expires_at: now + chrono::TimeDelta::seconds(60),
+    };
+    f.store.create_auth_code(&code, &op()).await.unwrap();
+    let taken = f.store.take_auth_code("code-1").await.unwrap().unwrap();
+    assert_eq!(taken.user, ann.id);
+    assert_eq!(taken.nonce.as_deref(), Some("n"));
+    assert!(
+        f.store.take_auth_code("code-1").await.unwrap().is_none(),
+        "once"
+    );
+
+    let family = uuid::Uuid::now_v7();
+    let token = |hash: &str| RefreshToken {
+        token_hash: hash.into(),
+        family,
+        client_id: client.id.clone(),
+        org: org.id,
+        user: ann.id,
+        scope: "openid".into(),
+        auth_time: now,
+        created_at: now,
+        expires_at: now + chrono::TimeDelta::days(1),
+    };
+    f.store.create_refresh_token(&token("rt-1")).await.unwrap();
+    assert!(matches!(
+        f.store.use_refresh_token("rt-1", now).await.unwrap(),
+        RefreshUse::Valid(t) if t.family == family
+    ));
+    f.store.create_refresh_token(&token("rt-2")).await.unwrap();
+    assert_eq!(
+        f.store.use_refresh_token("rt-1", now).await.unwrap(),
+        RefreshUse::Replayed
+    );
+    assert_eq!(
+        f.store.use_refresh_token("rt-2", now).await.unwrap(),
+        RefreshUse::Invalid,
+        "the replay revoked the family"
+    );
+    assert_eq!(
+        f.store.use_refresh_token("nope", now).await.unwrap(),
+        RefreshUse::Invalid
+    );
+    // Disabling the user revokes their refresh tokens.
+    let family2 = uuid::Uuid::now_v7();
+    f.store
+        .create_refresh_token(&RefreshToken {
+            family: family2,
+            ..token("rt-3")
+        })
+        .await
+        .unwrap();
+    f.store
+        .set_disabled(org.id, ann.id, true, &op())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.use_refresh_token("rt-3", now).await.unwrap(),
+        RefreshUse::Invalid
     );
 }

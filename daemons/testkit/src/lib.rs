@@ -8,6 +8,30 @@
 pub mod smtp;
 pub use smtp::SmtpSink;
 
+/// A Python that can import `module` (Debian's, even when another `python3` comes first on
+/// PATH). `Ok(None)` when there is none, so the test can skip; an error instead when the
+/// environment demands the real tools (`NEXUS_TEST_REQUIRE_TOOLS=1`, as `./dev test` sets).
+pub fn python_with(module: &str, package: &str) -> Result<Option<PathBuf>> {
+    let found = ["/usr/bin/python3", "python3"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| {
+            std::process::Command::new(p)
+                .args(["-c", &format!("import {module}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+    if found.is_none() {
+        if std::env::var("NEXUS_TEST_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
+            anyhow::bail!("the Python module {module} is missing: apt-get install {package}");
+        }
+        eprintln!("skipping: the Python module {module} is missing (apt-get install {package})");
+    }
+    Ok(found)
+}
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -1,7 +1,6 @@
 //! A real SMTP server for tests: Python's aiosmtpd (Debian: python3-aiosmtpd) storing every
 //! message it receives in a Maildir.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,31 +13,12 @@ pub struct SmtpSink {
     dir: tempfile::TempDir,
 }
 
-/// The Python that has aiosmtpd: Debian's, even when another `python3` comes first on PATH.
-fn python() -> Option<PathBuf> {
-    ["/usr/bin/python3", "python3"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| {
-            Command::new(p)
-                .args(["-c", "import aiosmtpd"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-}
-
 impl SmtpSink {
     /// Starts the sink. `None` when aiosmtpd is not installed, unless the environment
     /// demands the real tools (`NEXUS_TEST_REQUIRE_TOOLS=1`, as `./dev test` sets): then
     /// that is an error.
     pub async fn start() -> Result<Option<Self>> {
-        let Some(python) = python() else {
-            if std::env::var("NEXUS_TEST_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
-                bail!("aiosmtpd is not installed: apt-get install python3-aiosmtpd");
-            }
-            eprintln!("skipping: aiosmtpd is not installed (apt-get install python3-aiosmtpd)");
+        let Some(python) = crate::python_with("aiosmtpd", "python3-aiosmtpd")? else {
             return Ok(None);
         };
         let dir = tempfile::Builder::new().prefix("nexus-smtp-").tempdir()?;

@@ -13,6 +13,12 @@ export function nextPath(search: string): string {
   return '/';
 }
 
+/** Paths the server answers itself (the OpenID Connect authorization endpoint): reached by
+ *  a full page load, not the app's router. */
+export function isServerPath(path: string): boolean {
+  return path.startsWith('/oauth/');
+}
+
 function loginErrorMessage(err: unknown): string {
   if (!isApiError(err)) return 'Something went wrong. Try again.';
   switch (err.code) {
@@ -47,7 +53,12 @@ export function LoginPage() {
   const passwordRef = useRef<HTMLInputElement>(null);
 
   if (state.status === 'authenticated' && !busy) {
-    return <Navigate to={state.session.must_change_password ? '/account' : nextPath(location.search)} />;
+    const next = nextPath(location.search);
+    if (!state.session.must_change_password && isServerPath(next)) {
+      window.location.replace(next);
+      return null;
+    }
+    return <Navigate to={state.session.must_change_password ? '/account' : next} />;
   }
 
   const onSubmit = async (event: FormEvent<HTMLFormElement>) => {
@@ -81,11 +92,17 @@ export function LoginPage() {
   };
 
   const finish = (session: Session) => {
+    const next = nextPath(location.search);
+    if (!session.must_change_password && isServerPath(next)) {
+      // Back to the app that asked NEXUS to sign the user in.
+      window.location.assign(next);
+      return;
+    }
     signedIn(session);
     if (session.must_change_password) {
       navigate('/account', { replace: true, state: { reason: 'must_change_password' } });
     } else {
-      navigate(nextPath(location.search), { replace: true });
+      navigate(next, { replace: true });
     }
   };
 

@@ -16,7 +16,8 @@ use nexus_store::{Db, OrgId};
 
 use crate::error::Result;
 use crate::model::{
-    ApiToken, NewUser, OAuthClient, Organization, Role, Session, TotpRecord, User, UserId,
+    ApiToken, AuthCode, NewUser, OAuthClient, Organization, RefreshToken, Role, Session,
+    TotpRecord, User, UserId,
 };
 
 /// Which sessions a password change ends, in the same transaction.
@@ -186,6 +187,26 @@ pub trait CredentialStore: Send + Sync {
         now: DateTime<Utc>,
         actor: &Actor,
     ) -> Result<bool>;
+
+    /// Records an authorization code; audits the user signing in to the client.
+    async fn create_auth_code(&self, code: &AuthCode, actor: &Actor) -> Result<()>;
+    /// Takes a code out, once (it is deleted whatever its state): `None` when unknown or
+    /// already taken. The caller checks expiry.
+    async fn take_auth_code(&self, code_hash: &str) -> Result<Option<AuthCode>>;
+    async fn create_refresh_token(&self, token: &RefreshToken) -> Result<()>;
+    /// Spends a refresh token (atomically). A token spent before and presented again
+    /// revokes every token of its family.
+    async fn use_refresh_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<RefreshUse>;
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    Valid(RefreshToken),
+    /// Spent already: replayed or stolen; its family is now revoked.
+    Replayed,
+    /// Unknown, expired or revoked.
+    Invalid,
 }
 
 /// The identity store for whichever backend `db` is.
@@ -311,6 +332,7 @@ struct ClientRow {
     scopes: String,
     created_at: DateTime<Utc>,
     disabled: bool,
+    redirect_uris: String,
 }
 
 impl From<ClientRow> for OAuthClient {
@@ -323,6 +345,7 @@ impl From<ClientRow> for OAuthClient {
             scopes: r.scopes,
             created_at: r.created_at,
             disabled: r.disabled,
+            redirect_uris: r.redirect_uris,
         }
     }
 }
@@ -346,6 +369,66 @@ impl From<TotpRow> for TotpRecord {
             created_at: r.created_at,
             confirmed_at: r.confirmed_at,
             last_step: r.last_step,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AuthCodeRow {
+    code_hash: String,
+    client_id: String,
+    org_id: OrgId,
+    user_id: UserId,
+    redirect_uri: String,
+    scope: String,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    auth_time: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+impl From<AuthCodeRow> for AuthCode {
+    fn from(r: AuthCodeRow) -> Self {
+        Self {
+            code_hash: r.code_hash,
+            client_id: r.client_id,
+            org: r.org_id,
+            user: r.user_id,
+            redirect_uri: r.redirect_uri,
+            scope: r.scope,
+            nonce: r.nonce,
+            code_challenge: r.code_challenge,
+            auth_time: r.auth_time,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RefreshRow {
+    token_hash: String,
+    family: uuid::Uuid,
+    client_id: String,
+    org_id: OrgId,
+    user_id: UserId,
+    scope: String,
+    auth_time: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+impl From<RefreshRow> for RefreshToken {
+    fn from(r: RefreshRow) -> Self {
+        Self {
+            token_hash: r.token_hash,
+            family: r.family,
+            client_id: r.client_id,
+            org: r.org_id,
+            user: r.user_id,
+            scope: r.scope,
+            auth_time: r.auth_time,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
         }
     }
 }

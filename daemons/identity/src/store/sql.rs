@@ -118,12 +118,17 @@ macro_rules! sql_store {
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
-                    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE org_id = $2 AND user_id = $3 AND revoked_at IS NULL")
-                        .bind(chrono::Utc::now())
-                        .bind(org)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
+                    for revoke in [
+                        "UPDATE api_tokens SET revoked_at = $1 WHERE org_id = $2 AND user_id = $3 AND revoked_at IS NULL",
+                        "UPDATE oauth_refresh_tokens SET revoked_at = $1 WHERE org_id = $2 AND user_id = $3 AND revoked_at IS NULL",
+                    ] {
+                        sqlx::query(revoke)
+                            .bind(chrono::Utc::now())
+                            .bind(org)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
                 let kind = if disabled { "identity.user.disabled" } else { "identity.user.enabled" };
                 let event = nexus_store::NewEvent::new(org, "identity", kind, serde_json::json!({ "user_id": id }));
@@ -507,7 +512,7 @@ macro_rules! sql_store {
             ) -> crate::error::Result<()> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
-                    "INSERT INTO oauth_clients (id, org_id, name, secret_hash, scopes, created_at, disabled) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO oauth_clients (id, org_id, name, secret_hash, scopes, created_at, disabled, redirect_uris) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&c.id)
                 .bind(c.org)
@@ -516,6 +521,7 @@ macro_rules! sql_store {
                 .bind(&c.scopes)
                 .bind(c.created_at)
                 .bind(c.disabled)
+                .bind(&c.redirect_uris)
                 .execute(&mut *tx)
                 .await?;
                 let record = nexus_store::audit::NewRecord::new(
@@ -523,7 +529,7 @@ macro_rules! sql_store {
                     actor,
                     "client.created",
                     format!("client:{}", c.id),
-                    serde_json::json!({ "name": c.name, "scopes": c.scopes }),
+                    serde_json::json!({ "name": c.name, "scopes": c.scopes, "redirect_uris": c.redirect_uris }),
                 );
                 $audit(&mut *tx, &record).await?;
                 tx.commit().await?;
@@ -532,7 +538,7 @@ macro_rules! sql_store {
 
             async fn client(&self, id: &str) -> crate::error::Result<Option<crate::model::OAuthClient>> {
                 let row: Option<crate::store::ClientRow> = sqlx::query_as(
-                    "SELECT id, org_id, name, secret_hash, scopes, created_at, disabled FROM oauth_clients WHERE id = $1",
+                    "SELECT id, org_id, name, secret_hash, scopes, created_at, disabled, redirect_uris FROM oauth_clients WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
@@ -542,7 +548,7 @@ macro_rules! sql_store {
 
             async fn list_clients(&self, org: nexus_store::OrgId) -> crate::error::Result<Vec<crate::model::OAuthClient>> {
                 let rows: Vec<crate::store::ClientRow> = sqlx::query_as(
-                    "SELECT id, org_id, name, secret_hash, scopes, created_at, disabled FROM oauth_clients WHERE org_id = $1 ORDER BY created_at",
+                    "SELECT id, org_id, name, secret_hash, scopes, created_at, disabled, redirect_uris FROM oauth_clients WHERE org_id = $1 ORDER BY created_at",
                 )
                 .bind(org)
                 .fetch_all(&self.pool)
@@ -567,6 +573,11 @@ macro_rules! sql_store {
                 if r.rows_affected() == 0 {
                     return Err(crate::error::IdentityError::NotFound(format!("client {id}")));
                 }
+                sqlx::query("UPDATE oauth_refresh_tokens SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL")
+                    .bind(chrono::Utc::now())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 let record = nexus_store::audit::NewRecord::new(
                     Some(org),
                     actor,

@@ -290,6 +290,121 @@ macro_rules! sql_credential_store {
                 tx.commit().await?;
                 Ok(true)
             }
+
+            async fn create_auth_code(
+                &self,
+                c: &crate::model::AuthCode,
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO oauth_codes (code_hash, client_id, org_id, user_id, redirect_uri, scope, nonce, code_challenge, auth_time, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&c.code_hash)
+                .bind(&c.client_id)
+                .bind(c.org)
+                .bind(c.user)
+                .bind(&c.redirect_uri)
+                .bind(&c.scope)
+                .bind(&c.nonce)
+                .bind(&c.code_challenge)
+                .bind(c.auth_time)
+                .bind(c.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(c.org),
+                    actor,
+                    "oidc.authorized",
+                    format!("client:{}", c.client_id),
+                    serde_json::json!({ "user": c.user, "scope": c.scope }),
+                );
+                $audit(&mut *tx, &record).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn take_auth_code(
+                &self,
+                code_hash: &str,
+            ) -> crate::error::Result<Option<crate::model::AuthCode>> {
+                let row: Option<crate::store::AuthCodeRow> = sqlx::query_as(
+                    "DELETE FROM oauth_codes WHERE code_hash = $1 \
+                     RETURNING code_hash, client_id, org_id, user_id, redirect_uri, scope, nonce, code_challenge, auth_time, expires_at",
+                )
+                .bind(code_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn create_refresh_token(
+                &self,
+                t: &crate::model::RefreshToken,
+            ) -> crate::error::Result<()> {
+                sqlx::query(
+                    "INSERT INTO oauth_refresh_tokens (token_hash, family, client_id, org_id, user_id, scope, auth_time, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&t.token_hash)
+                .bind(t.family)
+                .bind(&t.client_id)
+                .bind(t.org)
+                .bind(t.user)
+                .bind(&t.scope)
+                .bind(t.auth_time)
+                .bind(t.created_at)
+                .bind(t.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn use_refresh_token(
+                &self,
+                token_hash: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> crate::error::Result<crate::store::RefreshUse> {
+                let mut tx = self.pool.begin().await?;
+                let row: Option<crate::store::RefreshRow> = sqlx::query_as(
+                    "UPDATE oauth_refresh_tokens SET used_at = $1 \
+                     WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
+                     RETURNING token_hash, family, client_id, org_id, user_id, scope, auth_time, created_at, expires_at",
+                )
+                .bind(now)
+                .bind(token_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(row) = row {
+                    tx.commit().await?;
+                    return Ok(crate::store::RefreshUse::Valid(row.into()));
+                }
+                let spent: Option<(uuid::Uuid, nexus_store::OrgId, String)> = sqlx::query_as(
+                    "SELECT family, org_id, client_id FROM oauth_refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL",
+                )
+                .bind(token_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((family, org, client)) = spent else {
+                    return Ok(crate::store::RefreshUse::Invalid);
+                };
+                sqlx::query("UPDATE oauth_refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL")
+                    .bind(now)
+                    .bind(family)
+                    .execute(&mut *tx)
+                    .await?;
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
+                    &nexus_store::audit::Actor::new(&format!("client:{client}"), ""),
+                    "oidc.refresh_token_replayed",
+                    format!("client:{client}"),
+                    serde_json::json!({ "family": family }),
+                );
+                $audit(&mut *tx, &record).await?;
+                tx.commit().await?;
+                Ok(crate::store::RefreshUse::Replayed)
+            }
         }
 
         impl $name {

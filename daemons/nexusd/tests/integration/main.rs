@@ -6,6 +6,7 @@
 
 mod cli;
 mod mfa;
+mod oidc;
 mod reset;
 mod server;
 mod tenancy;

@@ -75,9 +75,22 @@ fn request_for(method: &str, path: &str, b: &Beta) -> Option<(String, Option<Val
             (path.to_owned(), None)
         }
         ("GET", "/api/admin/audit") => ("/api/admin/audit?after=0&limit=1000".to_owned(), None),
-        ("GET", "/api/admin/clients" | "/api/account/mfa" | "/.well-known/jwks.json") => {
-            (path.to_owned(), None)
-        }
+        (
+            "GET",
+            "/api/admin/clients"
+            | "/api/account/mfa"
+            | "/.well-known/jwks.json"
+            | "/.well-known/openid-configuration",
+        ) => (path.to_owned(), None),
+        // Signing in to B's app with A's session.
+        ("GET", "/oauth/authorize") => (
+            format!(
+                "/oauth/authorize?response_type=code&client_id={}&scope=openid%20email&state=x",
+                b.client_id
+            ),
+            None,
+        ),
+        ("GET" | "POST", "/oauth/userinfo") => (path.to_owned(), None),
         // Logging in as B's user with a guess, from A's browser.
         ("POST", "/api/session") => (
             path.to_owned(),
@@ -153,7 +166,11 @@ async fn setup(backend: Backend) -> Option<(TestServer, String, String, Beta)> {
         .client
         .post(s.url("/api/admin/clients"))
         .header("cookie", &cookie)
-        .json(&json!({ "name": "beta-app", "scopes": ["profile"] }))
+        .json(&json!({
+            "name": "beta-app",
+            "scopes": ["openid", "profile", "email"],
+            "redirect_uris": ["https://beta-app.example/cb"]
+        }))
         .send()
         .await
         .unwrap()
@@ -228,6 +245,10 @@ async fn walk(backend: Backend) {
     };
     let mut ordered: Vec<_> = routes.iter().filter(|r| !last(r)).collect();
     ordered.extend(routes.iter().filter(|r| last(r)));
+    let web = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     for auth in [format!("cookie:{alice}"), format!("bearer:{alice_token}")] {
         for (method, path) in &ordered {
             let (url, body) = request_for(method, path, &b).unwrap();
@@ -236,7 +257,7 @@ async fn walk(backend: Backend) {
                 "{url} {}",
                 body.as_ref().map(Value::to_string).unwrap_or_default()
             );
-            let mut req = s.client.request(method.parse().unwrap(), s.url(&url));
+            let mut req = web.request(method.parse().unwrap(), s.url(&url));
             req = match auth.split_once(':').unwrap() {
                 ("cookie", c) => req.header("cookie", c),
                 (_, t) => req.bearer_auth(t),
@@ -246,7 +267,18 @@ async fn walk(backend: Backend) {
             }
             let resp = req.send().await.unwrap();
             let status = resp.status();
+            let location = resp
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap_or_default().to_owned())
+                .unwrap_or_default();
             let text = resp.text().await.unwrap();
+            if path == "/oauth/authorize" && auth.starts_with("cookie") {
+                assert!(
+                    location.contains("error=access_denied") && !location.contains("code="),
+                    "A's user signed in to B's app: {location}"
+                );
+            }
             let what = format!("{method} {url} as {}", auth.split(':').next().unwrap());
             let mail_off = status == 503 && text.contains("mail.not_configured");
             assert!(
