@@ -167,6 +167,35 @@ impl TestServer {
         Ok(cookie)
     }
 
+    /// `POST path` with a JSON body, as the holder of `cookie` (a session) when given.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        body: &serde_json::Value,
+    ) -> Result<reqwest::Response> {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(c) = cookie {
+            req = req.header(reqwest::header::COOKIE, c);
+        }
+        Ok(req.send().await?)
+    }
+
+    /// `GET path` as the holder of `cookie` when given: the status and the JSON body.
+    pub async fn get_json(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+    ) -> Result<(u16, serde_json::Value)> {
+        let mut req = self.client.get(self.url(path));
+        if let Some(c) = cookie {
+            req = req.header(reqwest::header::COOKIE, c);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.json().await?))
+    }
+
     /// Stops the daemon the way SIGTERM does and waits for the drain.
     pub async fn stop(mut self) -> Result<()> {
         if let Some(r) = self.running.take() {

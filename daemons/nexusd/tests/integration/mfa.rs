@@ -9,11 +9,7 @@ use crate::tokens::{code, owner_session};
 const PASSWORD: &str = "a much better passphrase";
 
 async fn post(s: &TestServer, path: &str, cookie: Option<&str>, body: Value) -> reqwest::Response {
-    let mut req = s.client.post(s.url(path)).json(&body);
-    if let Some(c) = cookie {
-        req = req.header("cookie", c);
-    }
-    req.send().await.unwrap()
+    s.post_json(path, cookie, &body).await.unwrap()
 }
 
 /// The code an authenticator app shows `offset` seconds from now.
@@ -37,16 +33,7 @@ fn chrono_now() -> i64 {
 #[tokio::test]
 async fn totp_enrolment_and_two_step_login() {
     let (s, cookie) = owner_session().await;
-    let status: Value = s
-        .client
-        .get(s.url("/api/account/mfa"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, status) = s.get_json("/api/account/mfa", Some(&cookie)).await.unwrap();
     assert_eq!(status, json!({"totp": false, "recovery_codes_left": 0}));
 
     // Enrolment needs a session.
@@ -154,16 +141,7 @@ async fn totp_enrolment_and_two_step_login() {
         .next()
         .unwrap()
         .to_owned();
-    let me: Value = s
-        .client
-        .get(s.url("/api/session"))
-        .header("cookie", &new_cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, me) = s.get_json("/api/session", Some(&new_cookie)).await.unwrap();
     assert_eq!(me["user"]["email"], "owner@test.example");
 
     // Removing the authenticator needs the password.

@@ -13,11 +13,7 @@ const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const PASSWORD: &str = "a much better passphrase";
 
 async fn register(s: &TestServer, cookie: &str, body: Value) -> reqwest::Response {
-    s.client
-        .post(s.url("/api/admin/clients"))
-        .header("cookie", cookie)
-        .json(&body)
-        .send()
+    s.post_json("/api/admin/clients", Some(cookie), &body)
         .await
         .unwrap()
 }
@@ -275,13 +271,8 @@ async fn bad_authorization_requests_are_refused() {
     assert_eq!(r.status(), 400, "a sign-in client needs openid");
 
     // Discovery says where everything is.
-    let meta: Value = s
-        .client
-        .get(s.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let (_, meta) = s
+        .get_json("/.well-known/openid-configuration", None)
         .await
         .unwrap();
     assert_eq!(meta["issuer"], s.base.as_str());

@@ -42,10 +42,7 @@ async fn reset_link_by_mail_sets_a_new_password_once() {
     // Known and unknown addresses get the same answer; only the known one gets mail.
     for who in ["nobody@test.example", email.as_str()] {
         let r = s
-            .client
-            .post(s.url("/api/password-reset"))
-            .json(&json!({ "email": who }))
-            .send()
+            .post_json("/api/password-reset", None, &json!({ "email": who }))
             .await
             .unwrap();
         assert_eq!(r.status(), 202, "{who}");
@@ -77,40 +74,44 @@ async fn reset_link_by_mail_sets_a_new_password_once() {
 
     // A weak password does not spend the link; a bad link is refused with a clear code.
     let weak = s
-        .client
-        .post(s.url("/api/password-reset/complete"))
-        .json(&json!({ "token": token, "new_password": "short" }))
-        .send()
+        .post_json(
+            "/api/password-reset/complete",
+            None,
+            &json!({ "token": token, "new_password": "short" }),
+        )
         .await
         .unwrap();
     assert_eq!(weak.status(), 400);
     assert_eq!(code(weak).await, codes::AUTH_WEAK_PASSWORD);
     for bad in ["", "nope", "\u{0}"] {
         let r = s
-            .client
-            .post(s.url("/api/password-reset/complete"))
-            .json(&json!({ "token": bad, "new_password": "a fine new passphrase" }))
-            .send()
+            .post_json(
+                "/api/password-reset/complete",
+                None,
+                &json!({ "token": bad, "new_password": "a fine new passphrase" }),
+            )
             .await
             .unwrap();
         assert_eq!(r.status(), 400, "{bad:?}");
         assert_eq!(code(r).await, codes::AUTH_RESET_LINK_INVALID);
     }
     let done = s
-        .client
-        .post(s.url("/api/password-reset/complete"))
-        .json(&json!({ "token": token, "new_password": "a fine new passphrase" }))
-        .send()
+        .post_json(
+            "/api/password-reset/complete",
+            None,
+            &json!({ "token": token, "new_password": "a fine new passphrase" }),
+        )
         .await
         .unwrap();
     assert_eq!(done.status(), 204);
 
     // The link worked once; the old password and the old sessions are gone.
     let again = s
-        .client
-        .post(s.url("/api/password-reset/complete"))
-        .json(&json!({ "token": token, "new_password": "yet another passphrase" }))
-        .send()
+        .post_json(
+            "/api/password-reset/complete",
+            None,
+            &json!({ "token": token, "new_password": "yet another passphrase" }),
+        )
         .await
         .unwrap();
     assert_eq!(code(again).await, codes::AUTH_RESET_LINK_INVALID);
@@ -124,16 +125,7 @@ async fn reset_link_by_mail_sets_a_new_password_once() {
         .unwrap();
     assert_eq!(me.status(), 401, "sessions end with a reset");
     let fresh = s.login(&email, "a fine new passphrase").await.unwrap();
-    let me: serde_json::Value = s
-        .client
-        .get(s.url("/api/session"))
-        .header("cookie", &fresh)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, me) = s.get_json("/api/session", Some(&fresh)).await.unwrap();
     assert_eq!(
         me["must_change_password"], false,
         "the chosen password is final"
@@ -146,10 +138,11 @@ async fn without_a_mail_relay_reset_says_ask_an_administrator() {
     let s = TestServer::start(nexusd::apps::all()).await.unwrap();
     s.provision().await.unwrap();
     let r = s
-        .client
-        .post(s.url("/api/password-reset"))
-        .json(&json!({ "email": "owner@test.example" }))
-        .send()
+        .post_json(
+            "/api/password-reset",
+            None,
+            &json!({ "email": "owner@test.example" }),
+        )
         .await
         .unwrap();
     assert_eq!(r.status(), 503);
@@ -174,10 +167,11 @@ async fn reset_requests_are_limited_per_address() {
     let mut statuses = Vec::new();
     for _ in 0..12 {
         let r = s
-            .client
-            .post(s.url("/api/password-reset"))
-            .json(&json!({ "email": "owner@test.example" }))
-            .send()
+            .post_json(
+                "/api/password-reset",
+                None,
+                &json!({ "email": "owner@test.example" }),
+            )
             .await
             .unwrap();
         statuses.push(r.status().as_u16());

@@ -193,11 +193,11 @@ async fn setup(backend: Backend) -> Option<(TestServer, String, String, Beta)> {
 async fn password_changed(s: &TestServer, email: &str, otp: &str, new: &str) -> String {
     let cookie = s.login(email, otp).await.unwrap();
     let r = s
-        .client
-        .post(s.url("/api/session/password"))
-        .header("cookie", &cookie)
-        .json(&json!({ "current_password": otp, "new_password": new }))
-        .send()
+        .post_json(
+            "/api/session/password",
+            Some(&cookie),
+            &json!({ "current_password": otp, "new_password": new }),
+        )
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
@@ -206,11 +206,11 @@ async fn password_changed(s: &TestServer, email: &str, otp: &str, new: &str) -> 
 
 async fn create_token(s: &TestServer, cookie: &str, scopes: &[&str]) -> (String, String) {
     let v: Value = s
-        .client
-        .post(s.url("/api/tokens"))
-        .header("cookie", cookie)
-        .json(&json!({ "name": "t", "scopes": scopes, "expires_in_days": 1 }))
-        .send()
+        .post_json(
+            "/api/tokens",
+            Some(cookie),
+            &json!({ "name": "t", "scopes": scopes, "expires_in_days": 1 }),
+        )
         .await
         .unwrap()
         .json()
@@ -307,14 +307,8 @@ async fn walk(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(me.status(), 200, "B's token was revoked");
-    let session = s
-        .client
-        .get(s.url("/api/session"))
-        .header("cookie", &b.cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(session.status(), 200, "B's session ended");
+    let (status, _) = s.get_json("/api/session", Some(&b.cookie)).await.unwrap();
+    assert_eq!(status, 200, "B's session ended");
     let grant = s
         .client
         .post(s.url("/oauth/token"))
@@ -327,14 +321,8 @@ async fn walk(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(grant.status(), 200, "B's client was disabled");
-    let audit: Value = s
-        .client
-        .get(s.url("/api/admin/audit?limit=1000"))
-        .header("cookie", &b.cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let (_, audit) = s
+        .get_json("/api/admin/audit?limit=1000", Some(&b.cookie))
         .await
         .unwrap();
     let records = audit["records"].as_array().unwrap();
