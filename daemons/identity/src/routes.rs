@@ -228,19 +228,13 @@ async fn login(
         .await?
     {
         LoginOutcome::Session(login) => logged_in(&state, &login),
-        LoginOutcome::SecondFactor(challenge) => {
-            let mut resp = ApiJson(MfaChallengeResponse {
-                mfa: MfaChallengeView {
-                    challenge: challenge.token,
-                    methods: challenge.methods.iter().map(|m| (*m).to_owned()).collect(),
-                    expires_in: challenge.expires_in,
-                },
-            })
-            .into_response();
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            Ok(resp)
-        }
+        LoginOutcome::SecondFactor(challenge) => Ok(no_store(ApiJson(MfaChallengeResponse {
+            mfa: MfaChallengeView {
+                challenge: challenge.token,
+                methods: challenge.methods.iter().map(|m| (*m).to_owned()).collect(),
+                expires_in: challenge.expires_in,
+            },
+        }))),
     }
 }
 
@@ -283,6 +277,14 @@ async fn complete_password_reset(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// An answer that carries a session, a secret or personal data: never cached.
+pub(super) fn no_store(body: impl IntoResponse) -> Response {
+    let mut resp = body.into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
 /// The session answer with its cookie.
 fn logged_in(state: &RouteState, login: &NewLogin) -> Result<Response, ApiError> {
     let max_age = state.service.session_lifetime().as_secs();
@@ -291,13 +293,11 @@ fn logged_in(state: &RouteState, login: &NewLogin) -> Result<Response, ApiError>
         login.token,
         if state.secure_cookie { "; Secure" } else { "" }
     );
-    let mut resp = ApiJson(view(&login.user, &login.org)).into_response();
+    let mut resp = no_store(ApiJson(view(&login.user, &login.org)));
     resp.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
     );
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
 }
 
@@ -372,11 +372,9 @@ async fn audit_log(
         .audit_log(caller.org(), q.after, q.limit)
         .await?;
     let next_after = records.last().map_or(q.after.max(0), |r| r.seq);
-    let mut resp = ApiJson(serde_json::json!({ "records": records, "next_after": next_after }))
-        .into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(resp)
+    Ok(no_store(ApiJson(
+        serde_json::json!({ "records": records, "next_after": next_after }),
+    )))
 }
 
 async fn change_password(
@@ -430,10 +428,7 @@ async fn whoami(caller: Caller) -> Result<Response, ApiError> {
             expires_at: Some(t.expires_at),
         },
     };
-    let mut resp = ApiJson(body).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(resp)
+    Ok(no_store(ApiJson(body)))
 }
 
 /// What a session of this role may do, in scope terms.
@@ -483,10 +478,7 @@ async fn create_token(
         .await?;
     let mut body = token_json(&record);
     body["token"] = serde_json::Value::String(token);
-    let mut resp = (StatusCode::CREATED, ApiJson(body)).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(resp)
+    Ok(no_store((StatusCode::CREATED, ApiJson(body))))
 }
 
 async fn list_tokens(
@@ -559,10 +551,7 @@ async fn create_client(
         .await?;
     let mut body = client_json(&c);
     body["client_secret"] = serde_json::Value::String(secret);
-    let mut resp = (StatusCode::CREATED, ApiJson(body)).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(resp)
+    Ok(no_store((StatusCode::CREATED, ApiJson(body))))
 }
 
 async fn list_clients(

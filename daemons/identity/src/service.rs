@@ -503,19 +503,14 @@ impl IdentityService {
             expires_at: now + chrono::TimeDelta::days(i64::from(days)),
             revoked_at: None,
         };
-        let token = self
-            .tokens
-            .sign(Claims {
-                iss: String::new(),
-                sub: format!("user:{}", user.id),
-                aud: String::new(),
-                org: user.org,
-                scope: record.scopes.clone(),
-                iat: now.timestamp(),
-                exp: record.expires_at.timestamp(),
-                jti: record.id,
-            })
-            .map_err(IdentityError::Hash)?;
+        let token = self.sign_access_token(
+            format!("user:{}", user.id),
+            user.org,
+            &record.scopes,
+            now.timestamp(),
+            record.expires_at.timestamp(),
+            record.id,
+        )?;
         self.store.create_api_token(&record, actor).await?;
         Ok((record, token))
     }
@@ -604,21 +599,41 @@ impl IdentityService {
                 asked
             }
         };
-        let now = Utc::now();
-        let token = self
-            .tokens
+        let now = Utc::now().timestamp();
+        let token = self.sign_access_token(
+            format!("client:{}", client.id),
+            client.org,
+            &scopes.to_string_list(),
+            now,
+            now + CLIENT_TOKEN_SECS,
+            uuid::Uuid::now_v7(),
+        )?;
+        Ok((token, CLIENT_TOKEN_SECS, scopes))
+    }
+
+    /// Signs an API access token (`sub` is `user:<id>` or `client:<id>`; the authority sets
+    /// issuer and audience).
+    pub(crate) fn sign_access_token(
+        &self,
+        sub: String,
+        org: OrgId,
+        scope: &str,
+        iat: i64,
+        exp: i64,
+        jti: uuid::Uuid,
+    ) -> Result<String> {
+        self.tokens
             .sign(Claims {
                 iss: String::new(),
-                sub: format!("client:{}", client.id),
+                sub,
                 aud: String::new(),
-                org: client.org,
-                scope: scopes.to_string_list(),
-                iat: now.timestamp(),
-                exp: now.timestamp() + CLIENT_TOKEN_SECS,
-                jti: uuid::Uuid::now_v7(),
+                org,
+                scope: scope.to_owned(),
+                iat,
+                exp,
+                jti,
             })
-            .map_err(IdentityError::Hash)?;
-        Ok((token, CLIENT_TOKEN_SECS, scopes))
+            .map_err(IdentityError::Hash)
     }
 
     /// The enabled client with this id and secret; failures are throttled like logins.

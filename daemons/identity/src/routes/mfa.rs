@@ -2,8 +2,8 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use nexus_runtime::http::ClientAddr;
 use nexus_runtime::{ApiError, ApiJson};
@@ -11,7 +11,7 @@ use nexus_wire::{
     CodeRequest, MfaStatusView, PasswordConfirmRequest, RecoveryCodesView, TotpEnrolmentView,
 };
 
-use super::{Authenticated, RouteState};
+use super::{Authenticated, RouteState, no_store};
 use crate::service::user_actor;
 
 pub(super) fn routes() -> Router<RouteState> {
@@ -32,14 +32,6 @@ async fn status(
         totp: s.totp,
         recovery_codes_left: s.recovery_codes_left,
     }))
-}
-
-/// Secrets and codes are shown once: never cached.
-fn no_store(body: impl IntoResponse) -> Response {
-    let mut resp = body.into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
 }
 
 async fn begin_totp(

@@ -10,7 +10,7 @@ use axum::routing::get;
 use nexus_runtime::http::ClientAddr;
 use nexus_runtime::{ApiError, ApiJson};
 
-use super::{Caller, RouteState, session_cookie};
+use super::{Caller, RouteState, no_store, session_cookie};
 use crate::error::IdentityError;
 use crate::service::oidc::{AuthorizeError, AuthorizeParams, OAuthError, OidcTokens};
 
@@ -25,14 +25,10 @@ pub(super) fn routes() -> Router<RouteState> {
 
 /// A token endpoint error (RFC 6749 §5.2).
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut resp = (
+    no_store((
         status,
         ApiJson(serde_json::json!({ "error": error, "error_description": description })),
-    )
-        .into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    ))
 }
 
 /// The client's id and secret: HTTP Basic (RFC 6749 §2.3.1, form-encoded inside) or
@@ -103,10 +99,7 @@ fn tokens_json(t: OidcTokens) -> Response {
     if let Some(id) = t.id_token {
         body["id_token"] = id.into();
     }
-    let mut resp = ApiJson(body).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    no_store(ApiJson(body))
 }
 
 /// The token endpoint: `client_credentials`, `authorization_code` (with PKCE) and
@@ -153,18 +146,12 @@ async fn token(
             .client_credentials(&id, &secret, field("scope"), &from)
             .await
         {
-            Ok((token, expires_in, scopes)) => {
-                let mut resp = ApiJson(serde_json::json!({
-                    "access_token": token,
-                    "token_type": "Bearer",
-                    "expires_in": expires_in,
-                    "scope": scopes.to_string_list(),
-                }))
-                .into_response();
-                resp.headers_mut()
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                resp
-            }
+            Ok((token, expires_in, scopes)) => no_store(ApiJson(serde_json::json!({
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": expires_in,
+                "scope": scopes.to_string_list(),
+            }))),
             Err(e) => identity_error(e),
         };
     }
@@ -227,25 +214,16 @@ fn page(status: StatusCode, message: &str) -> Response {
          <h1>Sign-in problem</h1><p data-testid=\"oauth-error\">{escaped}</p>\
          <p><a href=\"/\">Go to NEXUS</a></p></body></html>"
     );
-    let mut resp = (status, html).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    no_store((
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    ))
 }
 
 fn found(location: &str) -> Response {
     match HeaderValue::from_str(location) {
-        Ok(v) => {
-            let mut resp = StatusCode::FOUND.into_response();
-            resp.headers_mut().insert(header::LOCATION, v);
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
+        Ok(v) => no_store((StatusCode::FOUND, [(header::LOCATION, v)])),
         Err(_) => page(
             StatusCode::BAD_REQUEST,
             "The app's return address cannot be used.",
@@ -332,12 +310,7 @@ async fn userinfo(State(state): State<RouteState>, caller: Caller) -> Response {
         return bearer_error("invalid_token", "send the access token as a Bearer token");
     };
     match state.service.userinfo(&principal).await {
-        Ok(info) => {
-            let mut resp = ApiJson(info).into_response();
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
+        Ok(info) => no_store(ApiJson(info)),
         Err(IdentityError::Forbidden(m)) => bearer_error("insufficient_scope", &m),
         Err(IdentityError::InvalidCredentials) => {
             bearer_error("invalid_token", "the account is disabled or gone")

@@ -18,7 +18,7 @@ use super::{IdentityService, check_scopes_for_role, generate_token, user_actor};
 use crate::error::{IdentityError, Result};
 use crate::model::{AuthCode, OAuthClient, RefreshToken, Session, User};
 use crate::store::RefreshUse;
-use crate::tokens::{Claims, SCOPES, Scopes, Subject, TokenPrincipal};
+use crate::tokens::{SCOPES, Scopes, Subject, TokenPrincipal};
 
 /// An authorization code lives one minute (RFC 6749 §4.1.2 recommends at most ten).
 pub const CODE_SECS: i64 = 60;
@@ -499,19 +499,14 @@ impl IdentityService {
         family: uuid::Uuid,
     ) -> std::result::Result<OidcTokens, OAuthError> {
         let now = Utc::now();
-        let access_token = self
-            .tokens
-            .sign(Claims {
-                iss: String::new(),
-                sub: format!("user:{}", user.id),
-                aud: String::new(),
-                org: user.org,
-                scope: scopes.to_string_list(),
-                iat: now.timestamp(),
-                exp: now.timestamp() + ACCESS_TOKEN_SECS,
-                jti: uuid::Uuid::now_v7(),
-            })
-            .map_err(IdentityError::Hash)?;
+        let access_token = self.sign_access_token(
+            format!("user:{}", user.id),
+            user.org,
+            &scopes.to_string_list(),
+            now.timestamp(),
+            now.timestamp() + ACCESS_TOKEN_SECS,
+            uuid::Uuid::now_v7(),
+        )?;
         let id_token = if scopes.contains("openid") {
             let profile = scopes.contains("profile");
             let email = scopes.contains("email");

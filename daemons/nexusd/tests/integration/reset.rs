@@ -23,11 +23,9 @@ fn link_token(raw: &str) -> String {
         .collect()
 }
 
-#[tokio::test]
-async fn reset_link_by_mail_sets_a_new_password_once() {
-    let Some(smtp) = SmtpSink::start().await.unwrap() else {
-        return;
-    };
+/// A real SMTP sink and a server that sends through it; `None` when the sink is missing.
+async fn server_with_mail() -> Option<(SmtpSink, TestServer)> {
+    let smtp = SmtpSink::start().await.unwrap()?;
     let url = smtp.url();
     let s = TestServer::start_with(nexusd::apps::all(), Backend::Sqlite, |c| {
         c.mail.smtp_url = url;
@@ -36,6 +34,14 @@ async fn reset_link_by_mail_sets_a_new_password_once() {
     .await
     .unwrap()
     .unwrap();
+    Some((smtp, s))
+}
+
+#[tokio::test]
+async fn reset_link_by_mail_sets_a_new_password_once() {
+    let Some((smtp, s)) = server_with_mail().await else {
+        return;
+    };
     let (email, otp) = s.provision().await.unwrap();
     let old_session = s.login(&email, &otp).await.unwrap();
 
@@ -152,17 +158,9 @@ async fn without_a_mail_relay_reset_says_ask_an_administrator() {
 
 #[tokio::test]
 async fn reset_requests_are_limited_per_address() {
-    let Some(smtp) = SmtpSink::start().await.unwrap() else {
+    let Some((smtp, s)) = server_with_mail().await else {
         return;
     };
-    let url = smtp.url();
-    let s = TestServer::start_with(nexusd::apps::all(), Backend::Sqlite, |c| {
-        c.mail.smtp_url = url;
-        c.mail.from = "nexus@test.example".to_owned();
-    })
-    .await
-    .unwrap()
-    .unwrap();
     s.provision().await.unwrap();
     let mut statuses = Vec::new();
     for _ in 0..12 {
