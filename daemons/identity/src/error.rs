@@ -32,6 +32,8 @@ pub enum IdentityError {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
+    #[error("this token lacks the scope `{0}`")]
+    InsufficientScope(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("this instance is already provisioned: it has an organization")]
@@ -87,6 +89,9 @@ impl From<IdentityError> for ApiError {
             }
             IdentityError::NotFound(_) => ApiError::not_found(msg),
             IdentityError::Forbidden(_) => ApiError::forbidden(msg),
+            IdentityError::InsufficientScope(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, codes::AUTH_INSUFFICIENT_SCOPE, msg)
+            }
             IdentityError::AlreadyProvisioned => {
                 ApiError::new(StatusCode::CONFLICT, codes::VALIDATION_FAILED, msg)
             }

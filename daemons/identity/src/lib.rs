@@ -6,6 +6,7 @@
 //! logic, testable without HTTP), `routes` (thin HTTP handlers), and this file, which plugs
 //! the app into `nexusd` through [`nexus_runtime::App`].
 
+pub mod authz;
 pub mod error;
 pub mod keys;
 pub mod model;
@@ -49,6 +50,11 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             "oidc",
             include_str!("../migrations/sqlite/0005_oidc.sql"),
         ),
+        Migration::new(
+            6,
+            "directory",
+            include_str!("../migrations/sqlite/0006_directory.sql"),
+        ),
     ],
     postgres: &[
         Migration::new(
@@ -75,6 +81,11 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             5,
             "oidc",
             include_str!("../migrations/postgres/0005_oidc.sql"),
+        ),
+        Migration::new(
+            6,
+            "directory",
+            include_str!("../migrations/postgres/0006_directory.sql"),
         ),
     ],
 };

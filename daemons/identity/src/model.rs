@@ -21,7 +21,8 @@ impl std::fmt::Display for UserId {
     }
 }
 
-/// Built-in roles. Custom roles with permissions arrive with the full identity app.
+/// Built-in roles: every user has exactly one. Custom roles ([`CustomRole`]) add
+/// permissions on top.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -57,6 +58,8 @@ pub struct Organization {
     pub id: OrgId,
     pub slug: String,
     pub name: String,
+    /// Accent colour `#rrggbb` for the web shell; empty for the default.
+    pub brand_color: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -171,4 +174,41 @@ pub struct TotpRecord {
     pub confirmed_at: Option<DateTime<Utc>>,
     /// The newest time step accepted (codes are accepted once).
     pub last_step: i64,
+}
+
+/// A group of users in an organization; roles granted to it reach every member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: uuid::Uuid,
+    pub org: OrgId,
+    pub name: String,
+    pub description: String,
+    pub member_count: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A role an organization defines: a named set of permissions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomRole {
+    pub id: uuid::Uuid,
+    pub org: OrgId,
+    pub name: String,
+    pub description: String,
+    pub permissions: crate::authz::Permissions,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Who a custom role is granted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grantee {
+    User(UserId),
+    Group(uuid::Uuid),
+}
+
+/// An organization's logo, as uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logo {
+    pub content_type: String,
+    pub data: Vec<u8>,
+    pub updated_at: DateTime<Utc>,
 }

@@ -13,9 +13,11 @@ use nexus_wire::{
     OrgView, PasswordResetComplete, PasswordResetRequest, SessionResponse, UserView, codes,
 };
 
-use crate::model::{ApiToken, OAuthClient, Organization, Role, Session, User};
+use crate::authz::{Permission, Permissions};
+use crate::model::{ApiToken, OAuthClient, Organization, User};
+use crate::service::directory::Access;
 use crate::service::{IdentityService, LoginOutcome, NewLogin, user_actor};
-use crate::tokens::{SCOPES, Subject, TokenError, TokenPrincipal};
+use crate::tokens::{BASE_SCOPES, Subject, TokenError};
 use nexus_store::OrgId;
 
 pub const COOKIE: &str = "nexus_session";
@@ -44,23 +46,20 @@ pub fn router(state: RouteState) -> Router {
         .route("/api/tokens/{id}", delete(revoke_token))
         .route("/api/admin/clients", get(list_clients).post(create_client))
         .route("/api/admin/clients/{id}", delete(disable_client))
+        .merge(admin::routes())
         .merge(mfa::routes())
         .merge(oauth::routes())
         .with_state(state)
 }
 
+mod admin;
 mod mfa;
 mod oauth;
 
+pub use crate::authz::{Authenticated, Caller};
+
 /// The logged-in user, from the session cookie. Refuses an account that still has to
 /// replace its one-time password: such a session may only do what [`Pending`] allows.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    pub session: Session,
-    pub user: User,
-    pub org: Organization,
-}
-
 impl FromRequestParts<RouteState> for Authenticated {
     type Rejection = ApiError;
 
@@ -74,6 +73,56 @@ impl FromRequestParts<RouteState> for Authenticated {
             ));
         }
         Ok(auth)
+    }
+}
+
+/// A caller holding the permission `P` names (a marker from [`need`]), checked by the one
+/// permission check, [`IdentityService::authorize`]. Routes that need more than a login
+/// take this and use `access` for the finer rules and the audit actor.
+pub struct Authorized<P> {
+    pub access: Access,
+    _needs: std::marker::PhantomData<P>,
+}
+
+/// A permission as a type, for [`Authorized`].
+pub trait Needs {
+    const PERMISSION: Permission;
+}
+
+/// One marker per permission.
+pub mod need {
+    macro_rules! markers {
+        ($($name:ident),*) => {$(
+            pub struct $name;
+            impl super::Needs for $name {
+                const PERMISSION: crate::authz::Permission = crate::authz::Permission::$name;
+            }
+        )*};
+    }
+    markers!(
+        UsersRead,
+        UsersManage,
+        RolesManage,
+        OrgManage,
+        AuditRead,
+        ClientsManage
+    );
+}
+
+impl<P: Needs + Send + Sync> FromRequestParts<RouteState> for Authorized<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &RouteState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let Ok(ClientAddr(from)) = ClientAddr::from_request_parts(parts, state).await;
+        let access = state
+            .service
+            .authorize(&caller, P::PERMISSION, &from)
+            .await?;
+        Ok(Self {
+            access,
+            _needs: std::marker::PhantomData,
+        })
     }
 }
 
@@ -94,22 +143,7 @@ impl FromRequestParts<RouteState> for Pending {
     }
 }
 
-/// Who is calling: a browser session, or an API token (`Authorization: Bearer …`),
-/// verified locally.
-#[derive(Debug, Clone)]
-pub enum Caller {
-    Session(Box<Authenticated>),
-    Token(std::sync::Arc<TokenPrincipal>),
-}
-
 impl Caller {
-    pub fn org(&self) -> OrgId {
-        match self {
-            Self::Session(a) => a.org.id,
-            Self::Token(t) => t.org,
-        }
-    }
-
     /// Sessions act with their user's role; tokens need `scope` as well.
     pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
         match self {
@@ -161,30 +195,6 @@ impl FromRequestParts<RouteState> for Caller {
     }
 }
 
-/// An owner or administrator of their organization.
-#[derive(Debug, Clone)]
-pub struct Admin(pub Authenticated);
-
-impl FromRequestParts<RouteState> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &RouteState) -> Result<Self, ApiError> {
-        let auth = Authenticated::from_request_parts(parts, state).await?;
-        require_admin(&auth.user)?;
-        Ok(Self(auth))
-    }
-}
-
-fn require_admin(user: &User) -> Result<(), ApiError> {
-    if matches!(user.role, Role::Owner | Role::Admin) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "only owners and administrators of the organization can do this",
-        ))
-    }
-}
-
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -196,8 +206,14 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-fn view(user: &User, org: &Organization) -> SessionResponse {
-    SessionResponse {
+async fn view(
+    state: &RouteState,
+    user: &User,
+    org: &Organization,
+) -> Result<SessionResponse, ApiError> {
+    let held = state.service.permissions(user).await?;
+    let has_logo = state.service.store().logo(org.id).await?.is_some();
+    Ok(SessionResponse {
         user: UserView {
             id: user.id.to_string(),
             email: user.email.clone(),
@@ -207,14 +223,20 @@ fn view(user: &User, org: &Organization) -> SessionResponse {
                 id: org.id.to_string(),
                 slug: org.slug.clone(),
                 name: org.name.clone(),
+                brand_color: org.brand_color.clone(),
+                has_logo,
             },
+            permissions: held.iter().map(|p| p.as_str().to_owned()).collect(),
         },
         must_change_password: user.must_change_password,
-    }
+    })
 }
 
-async fn current(Pending(auth): Pending) -> ApiJson<SessionResponse> {
-    ApiJson(view(&auth.user, &auth.org))
+async fn current(
+    State(state): State<RouteState>,
+    Pending(auth): Pending,
+) -> Result<ApiJson<SessionResponse>, ApiError> {
+    Ok(ApiJson(view(&state, &auth.user, &auth.org).await?))
 }
 
 async fn login(
@@ -227,7 +249,7 @@ async fn login(
         .login(&req.email, &req.password, &client)
         .await?
     {
-        LoginOutcome::Session(login) => logged_in(&state, &login),
+        LoginOutcome::Session(login) => logged_in(&state, &login).await,
         LoginOutcome::SecondFactor(challenge) => Ok(no_store(ApiJson(MfaChallengeResponse {
             mfa: MfaChallengeView {
                 challenge: challenge.token,
@@ -248,7 +270,7 @@ async fn login_second_factor(
         .service
         .complete_login(&req.challenge, &req.code, &client)
         .await?;
-    logged_in(&state, &login)
+    logged_in(&state, &login).await
 }
 
 /// Sends a reset link if the address has an account; the answer is the same either way.
@@ -286,14 +308,14 @@ pub(super) fn no_store(body: impl IntoResponse) -> Response {
 }
 
 /// The session answer with its cookie.
-fn logged_in(state: &RouteState, login: &NewLogin) -> Result<Response, ApiError> {
+async fn logged_in(state: &RouteState, login: &NewLogin) -> Result<Response, ApiError> {
     let max_age = state.service.session_lifetime().as_secs();
     let cookie = format!(
         "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
         login.token,
         if state.secure_cookie { "; Secure" } else { "" }
     );
-    let mut resp = no_store(ApiJson(view(&login.user, &login.org)));
+    let mut resp = no_store(ApiJson(view(state, &login.user, &login.org).await?));
     resp.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
@@ -360,16 +382,12 @@ fn default_audit_limit() -> i64 {
 /// seen as `after`.
 async fn audit_log(
     State(state): State<RouteState>,
-    caller: Caller,
+    Authorized { access, .. }: Authorized<need::AuditRead>,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    match &caller {
-        Caller::Session(auth) => require_admin(&auth.user)?,
-        Caller::Token(_) => caller.require_scope("audit:read")?,
-    }
     let records = state
         .service
-        .audit_log(caller.org(), q.after, q.limit)
+        .audit_log(access.org, q.after, q.limit)
         .await?;
     let next_after = records.last().map_or(q.after.max(0), |r| r.seq);
     Ok(no_store(ApiJson(
@@ -397,7 +415,7 @@ async fn change_password(
 }
 
 /// Who the caller is, from the token alone (no database read for tokens).
-async fn whoami(caller: Caller) -> Result<Response, ApiError> {
+async fn whoami(State(state): State<RouteState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require_scope("profile")?;
     // A typed answer: this is the hot path of token-authenticated reads.
     #[derive(serde::Serialize)]
@@ -414,7 +432,7 @@ async fn whoami(caller: Caller) -> Result<Response, ApiError> {
             org: a.org.id,
             subject: format!("user:{}", a.user.id),
             via: "session",
-            scopes: session_scopes(a.user.role),
+            scopes: session_scopes(state.service.permissions(&a.user).await?),
             expires_at: None,
         },
         Caller::Token(t) => WhoAmI {
@@ -431,12 +449,12 @@ async fn whoami(caller: Caller) -> Result<Response, ApiError> {
     Ok(no_store(ApiJson(body)))
 }
 
-/// What a session of this role may do, in scope terms.
-fn session_scopes(role: Role) -> Vec<&'static str> {
-    SCOPES
+/// What a session may do, in scope terms: the base scopes and the user's permissions.
+fn session_scopes(held: Permissions) -> Vec<&'static str> {
+    BASE_SCOPES
         .iter()
         .map(|(s, _)| *s)
-        .filter(|s| crate::tokens::role_allows(role, s))
+        .chain(held.iter().map(Permission::as_str))
         .collect()
 }
 
@@ -535,18 +553,18 @@ fn client_json(c: &OAuthClient) -> serde_json::Value {
 /// Registers an OAuth client; the secret is in this answer only.
 async fn create_client(
     State(state): State<RouteState>,
-    ClientAddr(client): ClientAddr,
-    Admin(auth): Admin,
+    Authorized { access, .. }: Authorized<need::ClientsManage>,
     ApiJson(req): ApiJson<NewClientRequest>,
 ) -> Result<Response, ApiError> {
     let (c, secret) = state
         .service
         .create_client(
-            auth.org.id,
+            access.org,
+            access.held,
             &req.name,
             &req.scopes,
             &req.redirect_uris,
-            &user_actor(&auth.user, &client),
+            &access.actor,
         )
         .await?;
     let mut body = client_json(&c);
@@ -556,9 +574,9 @@ async fn create_client(
 
 async fn list_clients(
     State(state): State<RouteState>,
-    Admin(auth): Admin,
+    Authorized { access, .. }: Authorized<need::ClientsManage>,
 ) -> Result<ApiJson<serde_json::Value>, ApiError> {
-    let clients = state.service.store().list_clients(auth.org.id).await?;
+    let clients = state.service.store().list_clients(access.org).await?;
     Ok(ApiJson(serde_json::json!({
         "clients": clients.iter().map(client_json).collect::<Vec<_>>()
     })))
@@ -566,13 +584,12 @@ async fn list_clients(
 
 async fn disable_client(
     State(state): State<RouteState>,
-    ClientAddr(client): ClientAddr,
-    Admin(auth): Admin,
+    Authorized { access, .. }: Authorized<need::ClientsManage>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     state
         .service
-        .disable_client(auth.org.id, &id, &user_actor(&auth.user, &client))
+        .disable_client(access.org, &id, &access.actor)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -19,6 +19,7 @@ use crate::throttle::Throttle;
 use crate::tokens::{Claims, Scopes, TokenAuthority, TokenError, TokenPrincipal};
 pub use nexus_store::audit::Actor;
 
+pub mod directory;
 pub mod mfa;
 pub mod oidc;
 pub mod recovery;
@@ -53,7 +54,7 @@ pub struct IdentityService {
 /// What a correct password leads to.
 #[derive(Debug, Clone)]
 pub enum LoginOutcome {
-    Session(NewLogin),
+    Session(Box<NewLogin>),
     /// The account has a second factor: no session until a code completes the login.
     SecondFactor(mfa::MfaChallenge),
 }
@@ -183,7 +184,7 @@ impl IdentityService {
         self.throttle.record_success(&email);
         self.open_session(user, client, "password")
             .await
-            .map(LoginOutcome::Session)
+            .map(|l| LoginOutcome::Session(Box::new(l)))
     }
 
     fn check_throttle(&self, email: &str, client: &str) -> Result<()> {
@@ -485,7 +486,7 @@ impl IdentityService {
         }
         let scopes =
             Scopes::parse(scopes.iter().map(String::as_str)).map_err(IdentityError::Invalid)?;
-        check_scopes_for_role(&scopes, user.role)?;
+        check_scopes_held(&scopes, self.permissions(user).await?)?;
         let days = days.unwrap_or(90);
         if !(1..=MAX_TOKEN_DAYS).contains(&days) {
             return Err(IdentityError::Invalid(format!(
@@ -531,9 +532,12 @@ impl IdentityService {
 
     /// Registers an OAuth client (client credentials; with redirect URIs also an OpenID
     /// Connect relying party); returns its secret once.
+    /// `held` is what the registering administrator holds: a client cannot carry a
+    /// permission they lack.
     pub async fn create_client(
         &self,
         org: OrgId,
+        held: crate::authz::Permissions,
         name: &str,
         scopes: &[String],
         redirect_uris: &[String],
@@ -547,6 +551,7 @@ impl IdentityService {
         }
         let scopes =
             Scopes::parse(scopes.iter().map(String::as_str)).map_err(IdentityError::Invalid)?;
+        check_scopes_held(&scopes, held)?;
         let redirect_uris = oidc::check_redirect_uris(redirect_uris)?;
         if !redirect_uris.is_empty() && !scopes.contains("openid") {
             return Err(IdentityError::Invalid(
@@ -699,13 +704,17 @@ pub const CLIENT_TOKEN_SECS: i64 = 3600;
 /// How often daemons reload the revocation lists.
 pub const REVOCATION_REFRESH: Duration = Duration::from_secs(5);
 
-pub(crate) fn check_scopes_for_role(scopes: &Scopes, role: Role) -> Result<()> {
-    if let Some(s) = scopes.iter().find(|s| !crate::tokens::role_allows(role, s)) {
-        return Err(IdentityError::Forbidden(format!(
-            "only owners and administrators can give a token the scope `{s}`"
-        )));
+/// Refuses scopes naming permissions the user does not hold.
+pub(crate) fn check_scopes_held(scopes: &Scopes, held: crate::authz::Permissions) -> Result<()> {
+    match crate::tokens::scope_permissions(scopes)
+        .iter()
+        .find(|p| !held.contains(*p))
+    {
+        None => Ok(()),
+        Some(p) => Err(IdentityError::Forbidden(format!(
+            "you do not hold the permission `{p}`, so you cannot give it to a token or an app"
+        ))),
     }
-    Ok(())
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {

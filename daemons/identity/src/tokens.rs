@@ -25,24 +25,31 @@ use crate::model::UserId;
 /// Audience of every NEXUS API token.
 pub const AUDIENCE: &str = "nexus";
 
-/// The scopes a token can carry. Apps add theirs here as they arrive.
-pub const SCOPES: &[(&str, &str)] = &[
+/// Scopes that are not permissions: signing in and reading who the user is. Every user may
+/// give them to a token.
+pub const BASE_SCOPES: &[(&str, &str)] = &[
     ("openid", "sign the user in to another app (OpenID Connect)"),
     ("profile", "read who the token belongs to"),
     ("email", "read the user's e-mail address"),
-    (
-        "audit:read",
-        "read the organization's audit log (owners and administrators)",
-    ),
 ];
 
-/// Scopes that only owners and administrators may put in a token.
-pub const ADMIN_SCOPES: &[&str] = &["audit:read"];
+/// Every scope a token can carry: the base scopes, then one per permission
+/// ([`crate::authz::Permission`]). Apps add theirs to the permission catalogue.
+pub fn all_scopes() -> impl Iterator<Item = (&'static str, &'static str)> {
+    BASE_SCOPES.iter().copied().chain(
+        crate::authz::Permission::ALL
+            .into_iter()
+            .map(|p| (p.as_str(), p.description())),
+    )
+}
 
-/// Whether a user of `role` may act with `scope` (in a session, or by minting a token).
-pub fn role_allows(role: crate::model::Role, scope: &str) -> bool {
-    use crate::model::Role;
-    matches!(role, Role::Owner | Role::Admin) || !ADMIN_SCOPES.contains(&scope)
+fn is_known(scope: &str) -> bool {
+    BASE_SCOPES.iter().any(|(k, _)| *k == scope) || crate::authz::Permission::parse(scope).is_some()
+}
+
+/// The permissions among a token's scopes.
+pub fn scope_permissions(scopes: &Scopes) -> crate::authz::Permissions {
+    crate::authz::Permissions::of(scopes.iter().filter_map(crate::authz::Permission::parse))
 }
 
 /// A validated, de-duplicated set of scopes.
@@ -59,14 +66,14 @@ impl Scopes {
             .flat_map(|s| s.split([' ', ',']))
             .filter(|s| !s.is_empty())
         {
-            if !SCOPES.iter().any(|(k, _)| *k == s) {
+            if !is_known(s) {
                 unknown.push(s.to_owned());
             } else if !out.iter().any(|o| o == s) {
                 out.push(s.to_owned());
             }
         }
         if !unknown.is_empty() {
-            let known: Vec<&str> = SCOPES.iter().map(|(k, _)| *k).collect();
+            let known: Vec<&str> = all_scopes().map(|(k, _)| k).collect();
             return Err(format!(
                 "unknown scope {}; known scopes: {}",
                 unknown.join(", "),

@@ -28,6 +28,7 @@ nexus_store::each_backend!(
     second_factor_totp_and_recovery_codes,
     password_reset_links,
     oidc_codes_and_refresh_tokens,
+    directory_groups_roles_and_branding,
 );
 
 fn op() -> Actor {
@@ -644,7 +645,14 @@ async fn api_tokens_and_clients(db: &Db) {
     // Client credentials.
     let (client, secret) = f
         .service
-        .create_client(p.org.id, "billing sync", &scopes(&["profile"]), &[], &op())
+        .create_client(
+            p.org.id,
+            nexus_identity::authz::Permissions::of(nexus_identity::authz::Permission::ALL),
+            "billing sync",
+            &scopes(&["profile"]),
+            &[],
+            &op(),
+        )
         .await
         .unwrap();
     let (ct, expires_in, granted) = f
@@ -1099,6 +1107,7 @@ async fn oidc_codes_and_refresh_tokens(db: &Db) {
         .service
         .create_client(
             org.id,
+            nexus_identity::authz::Permissions::of(nexus_identity::authz::Permission::ALL),
             "wiki",
             &["openid".to_owned()],
             &["https://wiki.example/cb".to_owned()],
@@ -1184,5 +1193,283 @@ async fn oidc_codes_and_refresh_tokens(db: &Db) {
     assert_eq!(
         f.store.use_refresh_token("rt-3", now).await.unwrap(),
         RefreshUse::Invalid
+    );
+}
+
+async fn directory_groups_roles_and_branding(db: &Db) {
+    use nexus_identity::authz::{Permission, Permissions};
+    use nexus_identity::model::{CustomRole, Grantee, Group, Logo};
+
+    let f = fixture(db).await;
+    let acme = f.store.create_org("acme", "Acme", &op()).await.unwrap();
+    let beta = f.store.create_org("beta", "Beta", &op()).await.unwrap();
+    let ann = f
+        .store
+        .create_user(acme.id, &new_user("ann@acme.test"), &op())
+        .await
+        .unwrap();
+    let bob = f
+        .store
+        .create_user(beta.id, &new_user("bob@beta.test"), &op())
+        .await
+        .unwrap();
+    let group = |org: OrgId, name: &str| Group {
+        id: uuid::Uuid::now_v7(),
+        org,
+        name: name.to_owned(),
+        description: String::new(),
+        member_count: 0,
+        created_at: chrono::Utc::now(),
+    };
+    let role = |org: OrgId, name: &str, perms: Permissions| CustomRole {
+        id: uuid::Uuid::now_v7(),
+        org,
+        name: name.to_owned(),
+        description: "d".to_owned(),
+        permissions: perms,
+        created_at: chrono::Utc::now(),
+    };
+
+    // Groups: names unique per organization only.
+    let sales = group(acme.id, "Sales");
+    f.store.create_group(&sales, &op()).await.unwrap();
+    let beta_sales = group(beta.id, "Sales");
+    f.store.create_group(&beta_sales, &op()).await.unwrap();
+    assert!(matches!(
+        f.store.create_group(&group(acme.id, "Sales"), &op()).await,
+        Err(IdentityError::Conflict(_))
+    ));
+    // Membership joins only objects of one organization.
+    f.store
+        .set_group_member(acme.id, sales.id, ann.id, true, &op())
+        .await
+        .unwrap();
+    f.store
+        .set_group_member(acme.id, sales.id, ann.id, true, &op())
+        .await
+        .unwrap();
+    for (org, g, u) in [
+        (acme.id, sales.id, bob.id),
+        (acme.id, beta_sales.id, ann.id),
+        (beta.id, sales.id, ann.id),
+    ] {
+        assert!(matches!(
+            f.store.set_group_member(org, g, u, true, &op()).await,
+            Err(IdentityError::NotFound(_))
+        ));
+    }
+    let members = f.store.group_members(acme.id, sales.id).await.unwrap();
+    assert_eq!(
+        members.iter().map(|u| u.id).collect::<Vec<_>>(),
+        vec![ann.id]
+    );
+    assert!(
+        f.store
+            .group_members(beta.id, sales.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        f.store.list_groups(acme.id).await.unwrap()[0].member_count,
+        1
+    );
+    assert!(f.store.group(beta.id, sales.id).await.unwrap().is_none());
+    assert!(matches!(
+        f.store
+            .update_group(beta.id, sales.id, "x", "", &op())
+            .await,
+        Err(IdentityError::NotFound(_))
+    ));
+
+    // Roles reach users directly and through groups; nothing crosses organizations.
+    let auditors = role(
+        acme.id,
+        "Auditors",
+        Permissions::of([Permission::AuditRead]),
+    );
+    f.store.create_role(&auditors, &op()).await.unwrap();
+    let direct = role(acme.id, "Direct", Permissions::of([Permission::OrgManage]));
+    f.store.create_role(&direct, &op()).await.unwrap();
+    let beta_role = role(beta.id, "Auditors", Permissions::of(Permission::ALL));
+    f.store.create_role(&beta_role, &op()).await.unwrap();
+    f.store
+        .set_role_grant(acme.id, auditors.id, Grantee::Group(sales.id), true, &op())
+        .await
+        .unwrap();
+    f.store
+        .set_role_grant(acme.id, direct.id, Grantee::User(ann.id), true, &op())
+        .await
+        .unwrap();
+    for (org, r, to) in [
+        (acme.id, beta_role.id, Grantee::User(ann.id)),
+        (acme.id, auditors.id, Grantee::User(bob.id)),
+        (acme.id, auditors.id, Grantee::Group(beta_sales.id)),
+        (beta.id, auditors.id, Grantee::User(bob.id)),
+    ] {
+        assert!(matches!(
+            f.store.set_role_grant(org, r, to, true, &op()).await,
+            Err(IdentityError::NotFound(_))
+        ));
+    }
+    let held: Vec<String> = f
+        .store
+        .user_roles(acme.id, ann.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(held, ["Auditors", "Direct"]);
+    assert!(
+        f.store
+            .user_roles(beta.id, bob.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let ann_now = f.store.user(acme.id, ann.id).await.unwrap().unwrap();
+    let perms = f.service.permissions(&ann_now).await.unwrap();
+    assert!(perms.contains(Permission::AuditRead) && perms.contains(Permission::OrgManage));
+    assert!(!perms.contains(Permission::UsersManage));
+    assert_eq!(
+        f.store.role_grants(acme.id, auditors.id).await.unwrap(),
+        vec![Grantee::Group(sales.id)]
+    );
+
+    // Editing a role changes what its holders hold; deleting a group or role ends its grants.
+    let edited = CustomRole {
+        permissions: Permissions::of([Permission::UsersRead]),
+        ..auditors.clone()
+    };
+    f.store.update_role(&edited, &op()).await.unwrap();
+    let perms = f.service.permissions(&ann_now).await.unwrap();
+    assert!(!perms.contains(Permission::AuditRead));
+    f.store
+        .delete_group(acme.id, sales.id, &op())
+        .await
+        .unwrap();
+    assert_eq!(f.store.user_roles(acme.id, ann.id).await.unwrap().len(), 1);
+    f.store
+        .delete_role(acme.id, direct.id, &op())
+        .await
+        .unwrap();
+    assert!(
+        f.store
+            .user_roles(acme.id, ann.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        f.store.delete_role(beta.id, auditors.id, &op()).await,
+        Err(IdentityError::NotFound(_))
+    ));
+    assert_eq!(f.store.list_roles(beta.id).await.unwrap().len(), 1);
+
+    // An organization keeps an enabled owner.
+    f.store
+        .set_user_role(acme.id, ann.id, Role::Owner, &op())
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.store
+            .set_user_role(acme.id, ann.id, Role::Admin, &op())
+            .await,
+        Err(IdentityError::Forbidden(_))
+    ));
+    assert!(matches!(
+        f.store.set_disabled(acme.id, ann.id, true, &op()).await,
+        Err(IdentityError::Forbidden(_))
+    ));
+    let second = f
+        .store
+        .create_user(acme.id, &new_user("sue@acme.test"), &op())
+        .await
+        .unwrap();
+    f.store
+        .set_user_role(acme.id, second.id, Role::Owner, &op())
+        .await
+        .unwrap();
+    f.store
+        .set_user_role(acme.id, ann.id, Role::Admin, &op())
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.store
+            .set_user_role(beta.id, ann.id, Role::Owner, &op())
+            .await,
+        Err(IdentityError::NotFound(_))
+    ));
+
+    // Branding and logos belong to one organization.
+    f.store
+        .set_branding(acme.id, "Acme Blue", "#1a73e8", &op())
+        .await
+        .unwrap();
+    let org = f.store.org(acme.id).await.unwrap().unwrap();
+    assert_eq!(
+        (org.name.as_str(), org.brand_color.as_str()),
+        ("Acme Blue", "#1a73e8")
+    );
+    let logo = Logo {
+        content_type: "image/png".into(),
+        data: vec![1, 2, 3],
+        updated_at: chrono::Utc::now(),
+    };
+    f.store.set_logo(acme.id, Some(&logo), &op()).await.unwrap();
+    f.store
+        .set_logo(
+            acme.id,
+            Some(&Logo {
+                data: vec![4],
+                ..logo.clone()
+            }),
+            &op(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(f.store.logo(acme.id).await.unwrap().unwrap().data, vec![4]);
+    assert!(f.store.logo(beta.id).await.unwrap().is_none());
+    f.store.set_logo(acme.id, None, &op()).await.unwrap();
+    assert!(f.store.logo(acme.id).await.unwrap().is_none());
+
+    // Every change above is audited, and the chain still verifies.
+    let actions: Vec<String> = f
+        .store
+        .audit_log(acme.id, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    for a in [
+        "group.created",
+        "group.member_added",
+        "group.deleted",
+        "role.created",
+        "role.granted",
+        "role.updated",
+        "role.deleted",
+        "user.role_changed",
+        "org.branding_changed",
+        "org.logo_changed",
+        "org.logo_removed",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "no {a} in {actions:?}");
+    }
+    // A second add of the same member wrote nothing.
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "group.member_added")
+            .count(),
+        1
+    );
+    assert!(
+        nexus_store::audit::verify(db, None)
+            .await
+            .unwrap()
+            .is_intact()
     );
 }

@@ -167,6 +167,32 @@ impl TestServer {
         Ok(cookie)
     }
 
+    /// A user's first login: logs in with the one-time password, replaces it with `new`
+    /// and returns the session cookie.
+    pub async fn first_login(&self, email: &str, otp: &str, new: &str) -> Result<String> {
+        let cookie = self.login(email, otp).await?;
+        let body = serde_json::json!({ "current_password": otp, "new_password": new });
+        let (status, answer) = self
+            .call("POST", "/api/session/password", Some(&cookie), Some(&body))
+            .await?;
+        anyhow::ensure!(status == 204, "password change failed: {status} {answer}");
+        Ok(cookie)
+    }
+
+    /// Creates a one-day personal access token with `scopes` as the holder of `cookie`;
+    /// returns the token and its id.
+    pub async fn create_token(&self, cookie: &str, scopes: &[&str]) -> Result<(String, String)> {
+        let body = serde_json::json!({ "name": "test", "scopes": scopes, "expires_in_days": 1 });
+        let (status, v) = self
+            .call("POST", "/api/tokens", Some(cookie), Some(&body))
+            .await?;
+        anyhow::ensure!(status == 201, "token creation failed: {status} {v}");
+        Ok((
+            v["token"].as_str().context("no token")?.to_owned(),
+            v["id"].as_str().context("no token id")?.to_owned(),
+        ))
+    }
+
     /// `POST path` with a JSON body, as the holder of `cookie` (a session) when given.
     pub async fn post_json(
         &self,
@@ -194,6 +220,41 @@ impl TestServer {
         let resp = req.send().await?;
         let status = resp.status().as_u16();
         Ok((status, resp.json().await?))
+    }
+
+    /// Any method, as `who` when given: a session cookie (`nexus_session=…`) or a bearer
+    /// token (`Bearer …`); the status and the JSON body (`null` when there is none).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        who: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value)> {
+        let mut req = self.client.request(
+            reqwest::Method::from_bytes(method.as_bytes())?,
+            self.url(path),
+        );
+        match who {
+            Some(w) if w.starts_with("Bearer ") => {
+                req = req.header(reqwest::header::AUTHORIZATION, w)
+            }
+            Some(c) => req = req.header(reqwest::header::COOKIE, c),
+            None => {}
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await?;
+        let json = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .with_context(|| format!("{method} {path}: {status} answered with non-JSON"))?
+        };
+        Ok((status, json))
     }
 
     /// Stops the daemon the way SIGTERM does and waits for the drain.

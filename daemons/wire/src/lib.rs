@@ -177,6 +177,10 @@ pub struct OrgView {
     pub id: String,
     pub slug: String,
     pub name: String,
+    /// Accent colour `#rrggbb` for the shell; empty for the default.
+    pub brand_color: String,
+    /// Whether `GET /api/org/logo` has an image.
+    pub has_logo: bool,
 }
 
 /// A user as the web shell sees it.
@@ -187,6 +191,8 @@ pub struct UserView {
     pub display_name: String,
     pub role: String,
     pub org: OrgView,
+    /// The permissions the user holds (built-in role and custom roles), e.g. `users:read`.
+    pub permissions: Vec<String>,
 }
 
 /// `GET /api/session` and `POST /api/session`.

@@ -302,7 +302,7 @@ impl LoginOutcome {
     /// The session, when the login needed no second step.
     pub fn session(self) -> Option<NewLogin> {
         match self {
-            Self::Session(s) => Some(s),
+            Self::Session(s) => Some(*s),
             Self::SecondFactor(_) => None,
         }
     }

@@ -14,11 +14,11 @@ use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{IdentityService, check_scopes_for_role, generate_token, user_actor};
+use super::{IdentityService, check_scopes_held, generate_token, user_actor};
 use crate::error::{IdentityError, Result};
 use crate::model::{AuthCode, OAuthClient, RefreshToken, Session, User};
 use crate::store::RefreshUse;
-use crate::tokens::{SCOPES, Scopes, Subject, TokenPrincipal};
+use crate::tokens::{Scopes, Subject, TokenPrincipal, all_scopes};
 
 /// An authorization code lives one minute (RFC 6749 §4.1.2 recommends at most ten).
 pub const CODE_SECS: i64 = 60;
@@ -206,7 +206,7 @@ impl IdentityService {
             "id_token_signing_alg_values_supported": ["EdDSA"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "code_challenge_methods_supported": ["S256"],
-            "scopes_supported": SCOPES.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            "scopes_supported": all_scopes().map(|(s, _)| s).collect::<Vec<_>>(),
             "claims_supported": [
                 "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "azp",
                 "name", "preferred_username", "email", "email_verified"
@@ -316,7 +316,11 @@ impl IdentityService {
         if user.org != v.client.org {
             return Err(v.error("access_denied", "this app belongs to another organization"));
         }
-        if check_scopes_for_role(&v.scopes, user.role).is_err() {
+        let held = self
+            .permissions(user)
+            .await
+            .map_err(|_| v.error("server_error", "cannot read your permissions; try again"))?;
+        if check_scopes_held(&v.scopes, held).is_err() {
             return Err(v.error(
                 "access_denied",
                 "your role does not allow the scopes this app asked for",

@@ -7,6 +7,7 @@
 mod postgres;
 mod sql;
 mod sql_credentials;
+mod sql_directory;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -16,8 +17,8 @@ use nexus_store::{Db, OrgId};
 
 use crate::error::Result;
 use crate::model::{
-    ApiToken, AuthCode, NewUser, OAuthClient, Organization, RefreshToken, Role, Session,
-    TotpRecord, User, UserId,
+    ApiToken, AuthCode, CustomRole, Grantee, Group, Logo, NewUser, OAuthClient, Organization,
+    RefreshToken, Role, Session, TotpRecord, User, UserId,
 };
 
 /// Which sessions a password change ends, in the same transaction.
@@ -33,7 +34,7 @@ pub enum EndSessions<'a> {
 /// record in the same transaction as the change (after its write; see
 /// [`nexus_store::audit`]).
 #[async_trait]
-pub trait IdentityStore: CredentialStore + Send + Sync + std::fmt::Debug {
+pub trait IdentityStore: CredentialStore + DirectoryStore + Send + Sync + std::fmt::Debug {
     /// Creates an organization (a new tenant).
     async fn create_org(&self, slug: &str, name: &str, actor: &Actor) -> Result<Organization>;
     async fn org(&self, org: OrgId) -> Result<Option<Organization>>;
@@ -199,6 +200,74 @@ pub trait CredentialStore: Send + Sync {
     async fn use_refresh_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<RefreshUse>;
 }
 
+/// Built-in roles, groups, custom roles, grants and branding. Part of every
+/// [`IdentityStore`]. Every write checks that each id it names belongs to `org` (in the
+/// statement itself), so an id from another organization is simply `NotFound`.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    /// Changes a user's built-in role. `Forbidden` when it would leave the organization
+    /// without an enabled owner.
+    async fn set_user_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        role: Role,
+        actor: &Actor,
+    ) -> Result<()>;
+
+    async fn create_group(&self, group: &Group, actor: &Actor) -> Result<()>;
+    async fn update_group(
+        &self,
+        org: OrgId,
+        id: uuid::Uuid,
+        name: &str,
+        description: &str,
+        actor: &Actor,
+    ) -> Result<()>;
+    async fn delete_group(&self, org: OrgId, id: uuid::Uuid, actor: &Actor) -> Result<()>;
+    /// The organization's groups by name, with their member counts.
+    async fn list_groups(&self, org: OrgId) -> Result<Vec<Group>>;
+    async fn group(&self, org: OrgId, id: uuid::Uuid) -> Result<Option<Group>>;
+    /// A group's members, by e-mail.
+    async fn group_members(&self, org: OrgId, id: uuid::Uuid) -> Result<Vec<User>>;
+    /// Adds (`member`) or removes a user; adding twice or removing a non-member is fine.
+    async fn set_group_member(
+        &self,
+        org: OrgId,
+        group: uuid::Uuid,
+        user: UserId,
+        member: bool,
+        actor: &Actor,
+    ) -> Result<()>;
+    /// The groups a user belongs to.
+    async fn user_groups(&self, org: OrgId, user: UserId) -> Result<Vec<uuid::Uuid>>;
+
+    async fn create_role(&self, role: &CustomRole, actor: &Actor) -> Result<()>;
+    async fn update_role(&self, role: &CustomRole, actor: &Actor) -> Result<()>;
+    async fn delete_role(&self, org: OrgId, id: uuid::Uuid, actor: &Actor) -> Result<()>;
+    async fn list_roles(&self, org: OrgId) -> Result<Vec<CustomRole>>;
+    async fn role(&self, org: OrgId, id: uuid::Uuid) -> Result<Option<CustomRole>>;
+    /// Grants (`granted`) or takes back a custom role; idempotent like group membership.
+    async fn set_role_grant(
+        &self,
+        org: OrgId,
+        role: uuid::Uuid,
+        to: Grantee,
+        granted: bool,
+        actor: &Actor,
+    ) -> Result<()>;
+    /// Who holds a custom role directly (users) or through a group.
+    async fn role_grants(&self, org: OrgId, role: uuid::Uuid) -> Result<Vec<Grantee>>;
+    /// The custom roles a user holds, directly or through a group.
+    async fn user_roles(&self, org: OrgId, user: UserId) -> Result<Vec<CustomRole>>;
+
+    /// Renames the organization and sets its accent colour.
+    async fn set_branding(&self, org: OrgId, name: &str, color: &str, actor: &Actor) -> Result<()>;
+    /// Replaces (`Some`) or removes the logo.
+    async fn set_logo(&self, org: OrgId, logo: Option<&Logo>, actor: &Actor) -> Result<()>;
+    async fn logo(&self, org: OrgId) -> Result<Option<Logo>>;
+}
+
 /// What presenting a refresh token found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshUse {
@@ -226,6 +295,7 @@ struct OrgRow {
     id: OrgId,
     slug: String,
     name: String,
+    brand_color: String,
     created_at: DateTime<Utc>,
 }
 
@@ -235,6 +305,7 @@ impl From<OrgRow> for Organization {
             id: r.id,
             slug: r.slug,
             name: r.name,
+            brand_color: r.brand_color,
             created_at: r.created_at,
         }
     }
@@ -319,6 +390,69 @@ impl From<ApiTokenRow> for ApiToken {
             created_at: r.created_at,
             expires_at: r.expires_at,
             revoked_at: r.revoked_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct GroupRow {
+    id: uuid::Uuid,
+    org_id: OrgId,
+    name: String,
+    description: String,
+    member_count: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl From<GroupRow> for Group {
+    fn from(r: GroupRow) -> Self {
+        Self {
+            id: r.id,
+            org: r.org_id,
+            name: r.name,
+            description: r.description,
+            member_count: r.member_count,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RoleRow {
+    id: uuid::Uuid,
+    org_id: OrgId,
+    name: String,
+    description: String,
+    permissions: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<RoleRow> for CustomRole {
+    fn from(r: RoleRow) -> Self {
+        Self {
+            id: r.id,
+            org: r.org_id,
+            name: r.name,
+            description: r.description,
+            permissions: crate::authz::Permissions::parse_stored(&r.permissions),
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct LogoRow {
+    content_type: String,
+    data: Vec<u8>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<LogoRow> for Logo {
+    fn from(r: LogoRow) -> Self {
+        Self {
+            content_type: r.content_type,
+            data: r.data,
+            updated_at: r.updated_at,
         }
     }
 }

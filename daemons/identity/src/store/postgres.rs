@@ -12,3 +12,9 @@ super::sql_credentials::sql_credential_store!(
     sqlx::Postgres,
     nexus_store::audit::postgres::append
 );
+
+super::sql_directory::sql_directory_store!(
+    PgStore,
+    sqlx::Postgres,
+    nexus_store::audit::postgres::append
+);

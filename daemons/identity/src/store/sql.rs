@@ -38,6 +38,7 @@ macro_rules! sql_store {
                     id: nexus_store::OrgId::generate(),
                     slug: slug.to_owned(),
                     name: name.to_owned(),
+                    brand_color: String::new(),
                     created_at: chrono::Utc::now(),
                 };
                 let mut tx = self.pool.begin().await?;
@@ -71,7 +72,7 @@ macro_rules! sql_store {
 
             async fn org(&self, org: nexus_store::OrgId) -> crate::error::Result<Option<crate::model::Organization>> {
                 let row: Option<crate::store::OrgRow> =
-                    sqlx::query_as("SELECT id, slug, name, created_at FROM organizations WHERE id = $1")
+                    sqlx::query_as("SELECT id, slug, name, brand_color, created_at FROM organizations WHERE id = $1")
                         .bind(org)
                         .fetch_optional(&self.pool)
                         .await?;
@@ -80,7 +81,7 @@ macro_rules! sql_store {
 
             async fn list_orgs(&self) -> crate::error::Result<Vec<crate::model::Organization>> {
                 let rows: Vec<crate::store::OrgRow> =
-                    sqlx::query_as("SELECT id, slug, name, created_at FROM organizations ORDER BY slug")
+                    sqlx::query_as("SELECT id, slug, name, brand_color, created_at FROM organizations ORDER BY slug")
                         .fetch_all(&self.pool)
                         .await?;
                 Ok(rows.into_iter().map(Into::into).collect())
@@ -88,7 +89,7 @@ macro_rules! sql_store {
 
             async fn org_by_slug(&self, slug: &str) -> crate::error::Result<Option<crate::model::Organization>> {
                 let row: Option<crate::store::OrgRow> =
-                    sqlx::query_as("SELECT id, slug, name, created_at FROM organizations WHERE slug = $1")
+                    sqlx::query_as("SELECT id, slug, name, brand_color, created_at FROM organizations WHERE slug = $1")
                         .bind(slug)
                         .fetch_optional(&self.pool)
                         .await?;
@@ -113,6 +114,21 @@ macro_rules! sql_store {
                     return Err(crate::error::IdentityError::NotFound(format!("user {id}")));
                 }
                 if disabled {
+                    let role: String = sqlx::query_scalar("SELECT role FROM users WHERE org_id = $1 AND id = $2")
+                        .bind(org)
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let owners: i64 = sqlx::query_scalar(crate::store::sql_directory::COUNT_OWNERS)
+                        .bind(org)
+                        .bind(false)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if role == "owner" && owners == 0 {
+                        return Err(crate::error::IdentityError::Forbidden(
+                            "this is the organization's last enabled owner; make someone else owner first".into(),
+                        ));
+                    }
                     sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
                         .bind(org)
                         .bind(id)

@@ -12,3 +12,9 @@ super::sql_credentials::sql_credential_store!(
     sqlx::Sqlite,
     nexus_store::audit::sqlite::append
 );
+
+super::sql_directory::sql_directory_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    nexus_store::audit::sqlite::append
+);

@@ -52,6 +52,8 @@ struct Beta {
     token_id: String,
     client_id: String,
     client_secret: String,
+    group: String,
+    role: String,
 }
 
 impl Beta {
@@ -62,18 +64,95 @@ impl Beta {
             &self.email,
             &self.token_id,
             &self.client_id,
+            &self.group,
+            &self.role,
             "Beta Ltd",
+            "Beta Group",
+            "Beta Role",
         ]
     }
 }
+
+/// Every permission an owner holds, so the token walks each route as far as it goes.
+const ADMIN_SCOPES: &[&str] = &[
+    "profile",
+    "audit:read",
+    "users:read",
+    "users:manage",
+    "roles:manage",
+    "org:manage",
+    "clients:manage",
+];
 
 /// The request the walk sends for a route, aimed at B wherever the route takes an id.
 fn request_for(method: &str, path: &str, b: &Beta) -> Option<(String, Option<Value>)> {
     let body = |v: Value| Some(v);
     Some(match (method, path) {
-        ("GET", "/api/apps" | "/api/session" | "/api/whoami" | "/api/tokens") => {
-            (path.to_owned(), None)
+        (
+            "GET",
+            "/api/apps"
+            | "/api/session"
+            | "/api/whoami"
+            | "/api/tokens"
+            | "/api/admin/permissions"
+            | "/api/admin/users"
+            | "/api/admin/groups"
+            | "/api/admin/roles"
+            | "/api/admin/org"
+            | "/api/org/logo",
+        ) => (path.to_owned(), None),
+        ("POST", "/api/admin/users") => (
+            path.to_owned(),
+            body(json!({ "email": "walk@alpha.example", "role": "member" })),
+        ),
+        ("GET", "/api/admin/users/{id}") => (format!("/api/admin/users/{}", b.user), None),
+        ("PATCH", "/api/admin/users/{id}") => (
+            format!("/api/admin/users/{}", b.user),
+            body(json!({ "disabled": true, "role": "guest" })),
+        ),
+        ("POST", "/api/admin/users/{id}/reset-password") => {
+            (format!("/api/admin/users/{}/reset-password", b.user), None)
         }
+        ("POST", "/api/admin/users/{id}/reset-mfa") => {
+            (format!("/api/admin/users/{}/reset-mfa", b.user), None)
+        }
+        ("POST", "/api/admin/groups") => (path.to_owned(), body(json!({ "name": "walk" }))),
+        ("GET" | "DELETE", "/api/admin/groups/{id}") => {
+            (format!("/api/admin/groups/{}", b.group), None)
+        }
+        ("PATCH", "/api/admin/groups/{id}") => (
+            format!("/api/admin/groups/{}", b.group),
+            body(json!({ "name": "taken over" })),
+        ),
+        ("PUT" | "DELETE", "/api/admin/groups/{id}/members/{user}") => (
+            format!("/api/admin/groups/{}/members/{}", b.group, b.user),
+            None,
+        ),
+        ("POST", "/api/admin/roles") => (
+            path.to_owned(),
+            body(json!({ "name": "walk", "permissions": ["users:read"] })),
+        ),
+        ("GET" | "DELETE", "/api/admin/roles/{id}") => {
+            (format!("/api/admin/roles/{}", b.role), None)
+        }
+        ("PATCH", "/api/admin/roles/{id}") => (
+            format!("/api/admin/roles/{}", b.role),
+            body(json!({ "name": "taken over", "permissions": [] })),
+        ),
+        ("PUT" | "DELETE", "/api/admin/roles/{id}/users/{user}") => (
+            format!("/api/admin/roles/{}/users/{}", b.role, b.user),
+            None,
+        ),
+        ("PUT" | "DELETE", "/api/admin/roles/{id}/groups/{group}") => (
+            format!("/api/admin/roles/{}/groups/{}", b.role, b.group),
+            None,
+        ),
+        ("PATCH", "/api/admin/org") => (
+            path.to_owned(),
+            body(json!({ "name": "Alpha renamed", "brand_color": "#123456" })),
+        ),
+        // JSON is not an image: refused before anything is stored.
+        ("PUT" | "DELETE", "/api/admin/org/logo") => (path.to_owned(), body(json!({}))),
         ("GET", "/api/admin/audit") => ("/api/admin/audit?after=0&limit=1000".to_owned(), None),
         (
             "GET",
@@ -150,8 +229,11 @@ async fn setup(backend: Backend) -> Option<(TestServer, String, String, Beta)> {
         .await
         .unwrap()?;
     let (email, otp) = s.provision().await.unwrap();
-    let alice = password_changed(&s, &email, &otp, "a strong passphrase for a").await;
-    let alice_token = create_token(&s, &alice, &["profile", "audit:read"]).await.0;
+    let alice = s
+        .first_login(&email, &otp, "a strong passphrase for a")
+        .await
+        .unwrap();
+    let alice_token = s.create_token(&alice, ADMIN_SCOPES).await.unwrap().0;
 
     let svc = nexus_identity::service(&s.running().ctx).unwrap();
     let op = Actor::new("operator:test", "local");
@@ -160,8 +242,14 @@ async fn setup(backend: Backend) -> Option<(TestServer, String, String, Beta)> {
         .add_user(beta.id, "bob@beta.example", Some("Bob"), Role::Owner, &op)
         .await
         .unwrap();
-    let cookie = password_changed(&s, &bob.email, &bob_otp, "a strong passphrase for b").await;
-    let (token, token_id) = create_token(&s, &cookie, &["profile", "audit:read"]).await;
+    let cookie = s
+        .first_login(&bob.email, &bob_otp, "a strong passphrase for b")
+        .await
+        .unwrap();
+    let (token, token_id) = s
+        .create_token(&cookie, &["profile", "audit:read"])
+        .await
+        .unwrap();
     let client: Value = s
         .client
         .post(s.url("/api/admin/clients"))
@@ -177,6 +265,37 @@ async fn setup(backend: Backend) -> Option<(TestServer, String, String, Beta)> {
         .json()
         .await
         .unwrap();
+    let group: Value = s
+        .post_json(
+            "/api/admin/groups",
+            Some(&cookie),
+            &json!({ "name": "Beta Group" }),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let group = group["id"].as_str().unwrap().to_owned();
+    let role: Value = s
+        .post_json(
+            "/api/admin/roles",
+            Some(&cookie),
+            &json!({ "name": "Beta Role", "permissions": ["users:read"] }),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let role = role["id"].as_str().unwrap().to_owned();
+    for path in [
+        format!("/api/admin/groups/{group}/members/{}", bob.id),
+        format!("/api/admin/roles/{role}/groups/{group}"),
+    ] {
+        let (status, body) = s.call("PUT", &path, Some(&cookie), None).await.unwrap();
+        assert_eq!(status, 204, "{path}: {body}");
+    }
     let b = Beta {
         org: beta.id.to_string(),
         user: bob.id.to_string(),
@@ -186,40 +305,10 @@ async fn setup(backend: Backend) -> Option<(TestServer, String, String, Beta)> {
         token_id,
         client_id: client["client_id"].as_str().unwrap().to_owned(),
         client_secret: client["client_secret"].as_str().unwrap().to_owned(),
+        group,
+        role,
     };
     Some((s, alice, alice_token, b))
-}
-
-async fn password_changed(s: &TestServer, email: &str, otp: &str, new: &str) -> String {
-    let cookie = s.login(email, otp).await.unwrap();
-    let r = s
-        .post_json(
-            "/api/session/password",
-            Some(&cookie),
-            &json!({ "current_password": otp, "new_password": new }),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
-    cookie
-}
-
-async fn create_token(s: &TestServer, cookie: &str, scopes: &[&str]) -> (String, String) {
-    let v: Value = s
-        .post_json(
-            "/api/tokens",
-            Some(cookie),
-            &json!({ "name": "t", "scopes": scopes, "expires_in_days": 1 }),
-        )
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (
-        v["token"].as_str().unwrap().to_owned(),
-        v["id"].as_str().unwrap().to_owned(),
-    )
 }
 
 async fn walk(backend: Backend) {
@@ -307,8 +396,23 @@ async fn walk(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(me.status(), 200, "B's token was revoked");
-    let (status, _) = s.get_json("/api/session", Some(&b.cookie)).await.unwrap();
+    let (status, session) = s.get_json("/api/session", Some(&b.cookie)).await.unwrap();
     assert_eq!(status, 200, "B's session ended");
+    assert_eq!(session["user"]["org"]["name"], "Beta Ltd");
+    assert_eq!(session["user"]["role"], "owner");
+    let (_, group) = s
+        .get_json(&format!("/api/admin/groups/{}", b.group), Some(&b.cookie))
+        .await
+        .unwrap();
+    assert_eq!(group["name"], "Beta Group");
+    assert_eq!(group["members"][0]["id"].as_str(), Some(b.user.as_str()));
+    let (_, role) = s
+        .get_json(&format!("/api/admin/roles/{}", b.role), Some(&b.cookie))
+        .await
+        .unwrap();
+    assert_eq!(role["name"], "Beta Role");
+    assert_eq!(role["permissions"], json!(["users:read"]));
+    assert_eq!(role["groups"], json!([b.group]));
     let grant = s
         .client
         .post(s.url("/oauth/token"))
