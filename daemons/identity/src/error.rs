@@ -24,6 +24,14 @@ pub enum IdentityError {
         "this instance cannot send e-mail, so it cannot send reset links; ask an administrator to reset your password"
     )]
     MailNotConfigured,
+    #[error("passkeys are not available here: {0}")]
+    PasskeysUnavailable(String),
+    #[error("this passkey step expired or is not valid; start again")]
+    PasskeyCeremonyInvalid,
+    #[error("the passkey was not accepted: {0}")]
+    PasskeyRejected(String),
+    #[error("no passkey is set up for this address; sign in with your password")]
+    NoPasskey,
     #[error("{0}")]
     WeakPassword(String),
     #[error("{0}")]
@@ -82,6 +90,18 @@ impl From<IdentityError> for ApiError {
                 codes::MAIL_NOT_CONFIGURED,
                 msg,
             ),
+            IdentityError::PasskeysUnavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::PASSKEYS_UNAVAILABLE,
+                msg,
+            ),
+            IdentityError::PasskeyCeremonyInvalid => {
+                ApiError::bad_request(codes::AUTH_PASSKEY_CEREMONY_INVALID, msg)
+            }
+            IdentityError::PasskeyRejected(_) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, codes::AUTH_PASSKEY_REJECTED, msg)
+            }
+            IdentityError::NoPasskey => ApiError::bad_request(codes::AUTH_NO_PASSKEY, msg),
             IdentityError::WeakPassword(_) => ApiError::bad_request(codes::AUTH_WEAK_PASSWORD, msg),
             IdentityError::Invalid(_) => ApiError::bad_request(codes::VALIDATION_FAILED, msg),
             IdentityError::Conflict(_) => {

@@ -55,6 +55,11 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             "directory",
             include_str!("../migrations/sqlite/0006_directory.sql"),
         ),
+        Migration::new(
+            7,
+            "passkeys",
+            include_str!("../migrations/sqlite/0007_passkeys.sql"),
+        ),
     ],
     postgres: &[
         Migration::new(
@@ -86,6 +91,11 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             6,
             "directory",
             include_str!("../migrations/postgres/0006_directory.sql"),
+        ),
+        Migration::new(
+            7,
+            "passkeys",
+            include_str!("../migrations/postgres/0007_passkeys.sql"),
         ),
     ],
 };
@@ -135,7 +145,8 @@ pub fn service(ctx: &AppContext) -> Result<IdentityService, String> {
     .with_mail(service::recovery::MailSettings {
         mailer: ctx.mailer.clone(),
         public_url: ctx.public_url.clone(),
-    }))
+    })
+    .with_passkeys(&ctx.public_url, "NEXUS"))
 }
 
 impl App for IdentityApp {

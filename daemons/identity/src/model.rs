@@ -212,3 +212,17 @@ pub struct Logo {
     pub data: Vec<u8>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// A registered passkey. `passkey` is webauthn-rs's credential record as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    pub id: uuid::Uuid,
+    pub org: OrgId,
+    pub user: UserId,
+    pub name: String,
+    /// The credential id, base64url without padding.
+    pub credential_id: String,
+    pub passkey: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}

@@ -48,6 +48,7 @@ pub fn router(state: RouteState) -> Router {
         .route("/api/admin/clients/{id}", delete(disable_client))
         .merge(admin::routes())
         .merge(mfa::routes())
+        .merge(passkeys::routes())
         .merge(oauth::routes())
         .with_state(state)
 }
@@ -55,6 +56,7 @@ pub fn router(state: RouteState) -> Router {
 mod admin;
 mod mfa;
 mod oauth;
+mod passkeys;
 
 pub use crate::authz::{Authenticated, Caller};
 

@@ -22,6 +22,7 @@ pub use nexus_store::audit::Actor;
 pub mod directory;
 pub mod mfa;
 pub mod oidc;
+pub mod passkeys;
 pub mod recovery;
 
 /// Shortest password accepted when a user chooses one.
@@ -49,6 +50,8 @@ pub struct IdentityService {
     mail: Option<recovery::MailSettings>,
     /// Reset mails per account and per address.
     reset_throttle: Arc<Throttle>,
+    /// The WebAuthn relying party, or why passkeys are off.
+    passkeys: std::result::Result<Arc<webauthn_rs::Webauthn>, String>,
 }
 
 /// What a correct password leads to.
@@ -93,6 +96,7 @@ impl IdentityService {
             tokens,
             mail: None,
             reset_throttle: Arc::new(recovery::reset_throttle()),
+            passkeys: Err("passkeys are not set up on this instance".into()),
         }
     }
 

@@ -39,6 +39,14 @@ pub mod codes {
     pub const AUTH_RESET_LINK_INVALID: &str = "auth.reset_link_invalid";
     /// This instance sends no e-mail, so it cannot send reset links.
     pub const MAIL_NOT_CONFIGURED: &str = "mail.not_configured";
+    /// Passkeys cannot work at this instance's address (e.g. a bare IP address).
+    pub const PASSKEYS_UNAVAILABLE: &str = "passkeys.unavailable";
+    /// A passkey ceremony id that is unknown, used or expired.
+    pub const AUTH_PASSKEY_CEREMONY_INVALID: &str = "auth.passkey_ceremony_invalid";
+    /// The browser's passkey answer did not verify.
+    pub const AUTH_PASSKEY_REJECTED: &str = "auth.passkey_rejected";
+    /// The address has no passkey.
+    pub const AUTH_NO_PASSKEY: &str = "auth.no_passkey";
     pub const UNAVAILABLE: &str = "service.unavailable";
     pub const INTERNAL: &str = "internal";
 }

@@ -149,11 +149,17 @@ impl IdentityService {
         Ok(codes)
     }
 
-    /// Operator action for a user who lost their authenticator: removes it (their next
-    /// login asks for the password only). False when they had none.
+    /// Operator action for a user who lost their device: removes their authenticator app
+    /// and their passkeys (their next login asks for the password only). False when they had
+    /// neither.
     pub async fn reset_mfa(&self, org: OrgId, email: &str, actor: &Actor) -> Result<bool> {
         let user = self.user_in_org(org, email).await?;
-        self.store.remove_totp(org, user.id, actor).await
+        let totp = self.store.remove_totp(org, user.id, actor).await?;
+        let passkeys = self
+            .store
+            .delete_passkeys(org, user.id, None, actor)
+            .await?;
+        Ok(totp || passkeys > 0)
     }
 
     pub(super) fn challenge(&self, user: &User) -> MfaChallenge {

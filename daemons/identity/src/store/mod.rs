@@ -8,6 +8,7 @@ mod postgres;
 mod sql;
 mod sql_credentials;
 mod sql_directory;
+mod sql_passkeys;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -18,7 +19,7 @@ use nexus_store::{Db, OrgId};
 use crate::error::Result;
 use crate::model::{
     ApiToken, AuthCode, CustomRole, Grantee, Group, Logo, NewUser, OAuthClient, Organization,
-    RefreshToken, Role, Session, TotpRecord, User, UserId,
+    PasskeyRecord, RefreshToken, Role, Session, TotpRecord, User, UserId,
 };
 
 /// Which sessions a password change ends, in the same transaction.
@@ -34,7 +35,9 @@ pub enum EndSessions<'a> {
 /// record in the same transaction as the change (after its write; see
 /// [`nexus_store::audit`]).
 #[async_trait]
-pub trait IdentityStore: CredentialStore + DirectoryStore + Send + Sync + std::fmt::Debug {
+pub trait IdentityStore:
+    CredentialStore + DirectoryStore + PasskeyStore + Send + Sync + std::fmt::Debug
+{
     /// Creates an organization (a new tenant).
     async fn create_org(&self, slug: &str, name: &str, actor: &Actor) -> Result<Organization>;
     async fn org(&self, org: OrgId) -> Result<Option<Organization>>;
@@ -268,6 +271,49 @@ pub trait DirectoryStore: Send + Sync {
     async fn logo(&self, org: OrgId) -> Result<Option<Logo>>;
 }
 
+/// Passkeys and the WebAuthn ceremonies that register and use them. Part of every
+/// [`IdentityStore`].
+#[async_trait]
+pub trait PasskeyStore: Send + Sync {
+    /// Records a new passkey; `Conflict` when the credential is registered already.
+    async fn create_passkey(&self, passkey: &PasskeyRecord, actor: &Actor) -> Result<()>;
+    async fn list_passkeys(&self, org: OrgId, user: UserId) -> Result<Vec<PasskeyRecord>>;
+    /// The passkey with this credential id, in any organization (a login names no tenant).
+    async fn passkey_by_credential(&self, credential_id: &str) -> Result<Option<PasskeyRecord>>;
+    /// Stores the credential's new state (signature counter) after a login.
+    async fn record_passkey_use(
+        &self,
+        id: uuid::Uuid,
+        passkey: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Removes one passkey (`NotFound` when the user has no such passkey) or, with `None`,
+    /// all of the user's; returns how many went.
+    async fn delete_passkeys(
+        &self,
+        org: OrgId,
+        user: UserId,
+        id: Option<uuid::Uuid>,
+        actor: &Actor,
+    ) -> Result<u64>;
+    /// Keeps the server's half of a ceremony until the browser answers.
+    async fn create_ceremony(
+        &self,
+        id_hash: &str,
+        kind: &str,
+        state: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Takes a ceremony out, once: its state when it exists, is of `kind` and has not
+    /// expired.
+    async fn take_ceremony(
+        &self,
+        id_hash: &str,
+        kind: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>>;
+}
+
 /// What presenting a refresh token found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshUse {
@@ -453,6 +499,33 @@ impl From<LogoRow> for Logo {
             content_type: r.content_type,
             data: r.data,
             updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct PasskeyRow {
+    id: uuid::Uuid,
+    org_id: OrgId,
+    user_id: UserId,
+    name: String,
+    credential_id: String,
+    passkey: String,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<PasskeyRow> for PasskeyRecord {
+    fn from(r: PasskeyRow) -> Self {
+        Self {
+            id: r.id,
+            org: r.org_id,
+            user: r.user_id,
+            name: r.name,
+            credential_id: r.credential_id,
+            passkey: r.passkey,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
         }
     }
 }

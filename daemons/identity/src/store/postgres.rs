@@ -18,3 +18,5 @@ super::sql_directory::sql_directory_store!(
     sqlx::Postgres,
     nexus_store::audit::postgres::append
 );
+
+super::sql_passkeys::sql_passkey_store!(PgStore, nexus_store::audit::postgres::append);

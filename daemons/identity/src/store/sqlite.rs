@@ -18,3 +18,5 @@ super::sql_directory::sql_directory_store!(
     sqlx::Sqlite,
     nexus_store::audit::sqlite::append
 );
+
+super::sql_passkeys::sql_passkey_store!(SqliteStore, nexus_store::audit::sqlite::append);

@@ -205,7 +205,10 @@ async fn roles_and_groups(backend: Backend) {
     let (status, err) = o.call(&mia, "PUT", &escalate, None).await;
     assert_eq!(status, 403);
     assert!(
-        err["error"]["message"].as_str().unwrap().contains("audit:read"),
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("audit:read"),
         "{err}"
     );
     let via_group = format!("/api/admin/roles/{auditors}/groups/{finance}");
@@ -301,7 +304,11 @@ async fn roles_and_groups(backend: Backend) {
         let (status, err) = o
             .call(&o.owner, "POST", "/api/admin/roles", Some(body))
             .await;
-        assert_eq!((status, err["error"]["code"].as_str()), (want, Some(code)), "{err}");
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (want, Some(code)),
+            "{err}"
+        );
     }
     let (status, _) = o
         .call(&o.owner, "GET", "/api/admin/roles/not-an-id", None)

@@ -1,5 +1,5 @@
 //! nexusd's integration tests, in one binary: a real daemon over HTTP and the admin
-//! socket (`server`), API tokens over HTTP (`tokens`), second factors (`mfa`), password reset by mail (`reset`), roles, groups and branding (`directory`), and the binary's behaviour on bad
+//! socket (`server`), API tokens over HTTP (`tokens`), second factors (`mfa`), password reset by mail (`reset`), roles, groups and branding (`directory`), passkeys (`passkeys`), and the binary's behaviour on bad
 //! input (`cli`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -8,6 +8,7 @@ mod cli;
 mod directory;
 mod mfa;
 mod oidc;
+mod passkeys;
 mod reset;
 mod server;
 mod tenancy;

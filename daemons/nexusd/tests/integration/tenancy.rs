@@ -99,8 +99,19 @@ fn request_for(method: &str, path: &str, b: &Beta) -> Option<(String, Option<Val
             | "/api/admin/groups"
             | "/api/admin/roles"
             | "/api/admin/org"
-            | "/api/org/logo",
+            | "/api/org/logo"
+            | "/api/account/passkeys",
         ) => (path.to_owned(), None),
+        ("POST", "/api/account/passkeys") => (path.to_owned(), body(json!({ "name": "walk" }))),
+        // A ceremony id of nobody's, and an answer that is not a credential.
+        ("POST", "/api/account/passkeys/finish" | "/api/session/passkey/finish") => (
+            path.to_owned(),
+            body(json!({ "ceremony": b.token_id, "credential": { "id": b.user } })),
+        ),
+        ("DELETE", "/api/account/passkeys/{id}") => {
+            (format!("/api/account/passkeys/{}", b.token_id), None)
+        }
+        ("POST", "/api/session/passkey") => (path.to_owned(), body(json!({ "email": b.email }))),
         ("POST", "/api/admin/users") => (
             path.to_owned(),
             body(json!({ "email": "walk@alpha.example", "role": "member" })),
