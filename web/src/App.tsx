@@ -1,18 +1,23 @@
 import { useState, type ReactNode } from 'react';
 import { isApiError } from './api';
+import { useBrandColor } from './branding';
 import { Alert, AppShell, Button, EmptyState, PageLoading } from './design';
 import { AccountPage } from './pages/AccountPage';
+import { AdminPage } from './pages/admin/AdminPage';
+import { SECTIONS, canAdminister } from './pages/admin/sections';
 import { HubPage } from './pages/HubPage';
 import { LoginPage } from './pages/LoginPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { ResetPasswordPage } from './pages/ResetPasswordPage';
 import { Navigate, useLocation, useNavigate } from './router';
-import { useCatalog, useProductName, useSession } from './session';
+import { useCatalog, useOrgLogoUrl, useProductName, useSession } from './session';
 
 /** Signed-in routes: path → page. Apps add their entry here. */
 const routes: Record<string, () => ReactNode> = {
   '/': () => <HubPage />,
   '/account': () => <AccountPage />,
+  '/admin': () => <AdminPage section={null} />,
+  ...Object.fromEntries(SECTIONS.map((s) => [s.path, () => <AdminPage section={s.id} />])),
 };
 
 export function normalizePath(pathname: string): string {
@@ -26,9 +31,11 @@ function Shell({ children }: { children: ReactNode }) {
   const product = useProductName();
   const location = useLocation();
   const navigate = useNavigate();
+  const logoUrl = useOrgLogoUrl();
   const [logoutError, setLogoutError] = useState<string | null>(null);
 
   const session = state.status === 'authenticated' ? state.session : null;
+  const org = session?.user.org;
   const nav =
     catalog.state.status === 'ready'
       ? catalog.state.data.apps.map((app) => ({ id: app.id, label: app.name, href: app.path }))
@@ -57,6 +64,9 @@ function Shell({ children }: { children: ReactNode }) {
         }
       }
       onLogout={onLogout}
+      adminHref={session && canAdminister(session.user.permissions) ? '/admin' : undefined}
+      logoUrl={org?.has_logo ? logoUrl : undefined}
+      logoAlt={org?.name}
     >
       {logoutError && (
         <Alert tone="danger" title="You are still logged in" onDismiss={() => setLogoutError(null)} className="nx-shell-notice">
@@ -77,6 +87,8 @@ export function App() {
   const { state, refresh } = useSession();
   const location = useLocation();
   const pathname = normalizePath(location.pathname);
+  // The organization's colour while someone is signed in; the default once they are not.
+  useBrandColor(state.status === 'authenticated' ? state.session.user.org.brand_color : null);
 
   if (pathname === '/login') return <LoginPage />;
   if (pathname === '/reset-password') return <ResetPasswordPage />;

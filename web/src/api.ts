@@ -29,6 +29,10 @@ export interface Org {
   id: string;
   slug: string;
   name: string;
+  /** Accent colour `#rrggbb` for the shell; empty for the default. */
+  brand_color: string;
+  /** Whether `GET /api/org/logo` has an image. */
+  has_logo: boolean;
 }
 
 export interface User {
@@ -37,6 +41,8 @@ export interface User {
   display_name: string;
   role: string;
   org: Org;
+  /** What the user may do (built-in role and custom roles), e.g. `users:read`. */
+  permissions: string[];
 }
 
 export interface Session {
@@ -75,6 +81,151 @@ export interface RecoveryCodes {
   recovery_codes: string[];
 }
 
+// ---- Administration (`/api/admin/…`) ----------------------------------------
+
+/** The permissions a role can carry; each admin endpoint needs one of them. */
+export type Permission =
+  | 'users:read'
+  | 'users:manage'
+  | 'roles:manage'
+  | 'org:manage'
+  | 'audit:read'
+  | 'clients:manage';
+
+export type BuiltinRole = 'owner' | 'admin' | 'member' | 'guest';
+
+export interface PermissionInfo {
+  name: string;
+  description: string;
+}
+
+export interface PermissionCatalog {
+  permissions: PermissionInfo[];
+  builtin_roles: { name: string; permissions: string[] }[];
+}
+
+export interface AdminUser {
+  id: string;
+  email: string;
+  display_name: string;
+  role: string;
+  disabled: boolean;
+  /** Still on a one-time password. */
+  must_change_password: boolean;
+  created_at: string;
+}
+
+/** `POST /api/admin/users`: the new user and their one-time password (in this answer only). */
+export interface AddedUser extends AdminUser {
+  one_time_password: string;
+}
+
+export interface CustomRole {
+  id: string;
+  name: string;
+  description: string;
+  permissions: string[];
+  created_at: string;
+}
+
+export interface AdminUserDetail extends AdminUser {
+  /** Group ids. */
+  groups: string[];
+  /** Custom roles held, directly or through a group. */
+  roles: CustomRole[];
+  permissions: string[];
+}
+
+export interface NewUser {
+  email: string;
+  display_name?: string;
+  role?: BuiltinRole;
+}
+
+export interface UserChange {
+  role?: BuiltinRole;
+  disabled?: boolean;
+}
+
+export interface OneTimePassword {
+  one_time_password: string;
+}
+
+export interface Group {
+  id: string;
+  name: string;
+  description: string;
+  member_count: number;
+  created_at: string;
+}
+
+export interface GroupDetail extends Group {
+  members: AdminUser[];
+}
+
+export interface RoleDetail extends CustomRole {
+  /** User ids the role is granted to directly. */
+  users: string[];
+  /** Group ids whose members hold the role. */
+  groups: string[];
+}
+
+export interface RoleInput {
+  name: string;
+  description: string;
+  permissions: string[];
+}
+
+export interface OrgSettings extends Org {
+  created_at: string;
+}
+
+/** One audit record, exactly as the server hashed it. */
+export interface AuditRecord {
+  seq: number;
+  /** RFC 3339, UTC. */
+  at: string;
+  org_id: string;
+  /** A user (`email (id)`), `operator:<unix user>`, `client:<id>` or `system`. */
+  actor: string;
+  /** The client address, or `local`. */
+  source: string;
+  /** `area.verb`, e.g. `user.created`. */
+  action: string;
+  /** `user:<id>`, `org:<id>`, … */
+  target: string;
+  /** A JSON object, as text. */
+  detail: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditPage {
+  records: AuditRecord[];
+  /** Pass as `after` to get the records that follow. */
+  next_after: number;
+}
+
+export interface OAuthClient {
+  client_id: string;
+  name: string;
+  scopes: string[];
+  redirect_uris: string[];
+  created_at: string;
+  disabled: boolean;
+}
+
+/** `POST /api/admin/clients`: the client and its secret (in this answer only). */
+export interface RegisteredClient extends OAuthClient {
+  client_secret: string;
+}
+
+export interface NewClient {
+  name: string;
+  scopes: string[];
+  redirect_uris: string[];
+}
+
 /** Stable error codes the front-end reacts to; the server may send others. */
 export type KnownErrorCode =
   | 'auth.required'
@@ -84,6 +235,8 @@ export type KnownErrorCode =
   | 'auth.invalid_code'
   | 'auth.mfa_challenge_invalid'
   | 'auth.reset_link_invalid'
+  | 'auth.forbidden'
+  | 'auth.insufficient_scope'
   | 'mail.not_configured'
   | 'validation.failed'
   | 'network.unreachable'
@@ -170,6 +323,20 @@ export function onUnauthorized(listener: UnauthorizedListener): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
+/** The ApiError for a failed response; tells the listeners when the session has ended. */
+async function failure(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => '');
+  const err = parseApiError(res.status, text);
+  if (res.status === 401 && err.code === 'auth.required') {
+    for (const listener of unauthorizedListeners) listener(err);
+  }
+  return err;
+}
+
+function unreachable(): ApiError {
+  return new ApiError(0, 'network.unreachable', 'Could not reach the server. Check your connection and try again.');
+}
+
 export async function request<T>(
   method: Method,
   path: string,
@@ -195,21 +362,10 @@ export async function request<T>(
     res = await fetch(path, init);
   } catch (err) {
     if (err instanceof DOMException && err.name === 'AbortError') throw err;
-    throw new ApiError(
-      0,
-      'network.unreachable',
-      'Could not reach the server. Check your connection and try again.',
-    );
+    throw unreachable();
   }
 
-  if (!res.ok) {
-    const text = await res.text().catch(() => '');
-    const err = parseApiError(res.status, text);
-    if (res.status === 401 && err.code === 'auth.required') {
-      for (const listener of unauthorizedListeners) listener(err);
-    }
-    throw err;
-  }
+  if (!res.ok) throw await failure(res);
 
   if (res.status === 204 || res.status === 205) return undefined as T;
   const text = await res.text();
@@ -224,6 +380,135 @@ export async function request<T>(
     );
   }
 }
+
+/**
+ * Uploads an image as the raw request body with the file's own type (the server checks
+ * the bytes, not the claim). Same-origin, so the server's cross-site check lets it through.
+ */
+export async function upload(method: 'PUT' | 'POST', path: string, file: Blob): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers: { Accept: 'application/json', 'Content-Type': file.type || 'application/octet-stream' },
+      credentials: 'same-origin',
+      body: file,
+    });
+  } catch {
+    throw unreachable();
+  }
+  if (!res.ok) throw await failure(res);
+}
+
+const seg = encodeURIComponent;
+
+/** `/api/admin/…`: each endpoint needs the permission named in its comment. */
+const admin = {
+  /** The permission catalogue and the built-in roles (users:read). */
+  permissions(options?: RequestOptions): Promise<PermissionCatalog> {
+    return request<PermissionCatalog>('GET', '/api/admin/permissions', undefined, options);
+  },
+
+  // Users (users:read to see, users:manage to change).
+  users(options?: RequestOptions): Promise<{ users: AdminUser[] }> {
+    return request<{ users: AdminUser[] }>('GET', '/api/admin/users', undefined, options);
+  },
+  addUser(user: NewUser): Promise<AddedUser> {
+    return request<AddedUser>('POST', '/api/admin/users', user);
+  },
+  user(id: string, options?: RequestOptions): Promise<AdminUserDetail> {
+    return request<AdminUserDetail>('GET', `/api/admin/users/${seg(id)}`, undefined, options);
+  },
+  updateUser(id: string, change: UserChange): Promise<AdminUserDetail> {
+    return request<AdminUserDetail>('PATCH', `/api/admin/users/${seg(id)}`, change);
+  },
+  resetPassword(id: string): Promise<OneTimePassword> {
+    return request<OneTimePassword>('POST', `/api/admin/users/${seg(id)}/reset-password`);
+  },
+  resetMfa(id: string): Promise<void> {
+    return request<void>('POST', `/api/admin/users/${seg(id)}/reset-mfa`);
+  },
+
+  // Groups (users:read to see, users:manage to change).
+  groups(options?: RequestOptions): Promise<{ groups: Group[] }> {
+    return request<{ groups: Group[] }>('GET', '/api/admin/groups', undefined, options);
+  },
+  createGroup(name: string, description = ''): Promise<Group> {
+    return request<Group>('POST', '/api/admin/groups', { name, description });
+  },
+  group(id: string, options?: RequestOptions): Promise<GroupDetail> {
+    return request<GroupDetail>('GET', `/api/admin/groups/${seg(id)}`, undefined, options);
+  },
+  updateGroup(id: string, name: string, description: string): Promise<void> {
+    return request<void>('PATCH', `/api/admin/groups/${seg(id)}`, { name, description });
+  },
+  deleteGroup(id: string): Promise<void> {
+    return request<void>('DELETE', `/api/admin/groups/${seg(id)}`);
+  },
+  /** Adds (`member` true) or removes a user. */
+  setGroupMember(groupId: string, userId: string, member: boolean): Promise<void> {
+    return request<void>(member ? 'PUT' : 'DELETE', `/api/admin/groups/${seg(groupId)}/members/${seg(userId)}`);
+  },
+
+  // Custom roles (users:read to see, roles:manage to define, users:manage to grant).
+  roles(options?: RequestOptions): Promise<{ roles: CustomRole[] }> {
+    return request<{ roles: CustomRole[] }>('GET', '/api/admin/roles', undefined, options);
+  },
+  createRole(role: RoleInput): Promise<CustomRole> {
+    return request<CustomRole>('POST', '/api/admin/roles', role);
+  },
+  role(id: string, options?: RequestOptions): Promise<RoleDetail> {
+    return request<RoleDetail>('GET', `/api/admin/roles/${seg(id)}`, undefined, options);
+  },
+  updateRole(id: string, role: RoleInput): Promise<CustomRole> {
+    return request<CustomRole>('PATCH', `/api/admin/roles/${seg(id)}`, role);
+  },
+  deleteRole(id: string): Promise<void> {
+    return request<void>('DELETE', `/api/admin/roles/${seg(id)}`);
+  },
+  /** Grants (`granted` true) the role to a user, or takes it back. */
+  setRoleUser(roleId: string, userId: string, granted: boolean): Promise<void> {
+    return request<void>(granted ? 'PUT' : 'DELETE', `/api/admin/roles/${seg(roleId)}/users/${seg(userId)}`);
+  },
+  /** Grants (`granted` true) the role to a group's members, or takes it back. */
+  setRoleGroup(roleId: string, groupId: string, granted: boolean): Promise<void> {
+    return request<void>(granted ? 'PUT' : 'DELETE', `/api/admin/roles/${seg(roleId)}/groups/${seg(groupId)}`);
+  },
+
+  // The organization (org:manage).
+  org(options?: RequestOptions): Promise<OrgSettings> {
+    return request<OrgSettings>('GET', '/api/admin/org', undefined, options);
+  },
+  /** `brandColor`: `#rrggbb`, or empty for the default. */
+  updateOrg(name: string, brandColor: string): Promise<OrgSettings> {
+    return request<OrgSettings>('PATCH', '/api/admin/org', { name, brand_color: brandColor });
+  },
+  /** PNG, JPEG or WebP, at most 256 KiB. */
+  uploadLogo(file: Blob): Promise<void> {
+    return upload('PUT', '/api/admin/org/logo', file);
+  },
+  removeLogo(): Promise<void> {
+    return request<void>('DELETE', '/api/admin/org/logo');
+  },
+
+  /** Audit records after `after` (a `seq`), oldest first (audit:read). */
+  audit(after = 0, limit = 50, options?: RequestOptions): Promise<AuditPage> {
+    const query = new URLSearchParams({ after: String(after), limit: String(limit) });
+    return request<AuditPage>('GET', `/api/admin/audit?${query}`, undefined, options);
+  },
+
+  // OAuth clients (clients:manage).
+  clients(options?: RequestOptions): Promise<{ clients: OAuthClient[] }> {
+    return request<{ clients: OAuthClient[] }>('GET', '/api/admin/clients', undefined, options);
+  },
+  createClient(client: NewClient): Promise<RegisteredClient> {
+    return request<RegisteredClient>('POST', '/api/admin/clients', client);
+  },
+  /** Disables the client; its tokens stop working. */
+  disableClient(id: string): Promise<void> {
+    return request<void>('DELETE', `/api/admin/clients/${seg(id)}`);
+  },
+};
 
 // ---- Endpoints -------------------------------------------------------------
 
@@ -275,4 +560,8 @@ export const api = {
       new_password: newPassword,
     });
   },
+  /** Where the organization's logo is served (any signed-in member; 404 without one). */
+  orgLogoUrl: '/api/org/logo',
+  /** The admin console's endpoints. */
+  admin,
 };

@@ -8,7 +8,7 @@ import {
   useState,
   type ReactNode,
 } from 'react';
-import { api, ApiError, isApiError, onUnauthorized, type AppsResponse, type Session } from './api';
+import { api, ApiError, isApiError, onUnauthorized, type AppsResponse, type Permission, type Session } from './api';
 
 export type SessionState =
   | { status: 'loading' }
@@ -26,6 +26,10 @@ interface SessionValue {
   logout: () => Promise<void>;
   /** Clears the "must change password" flag after a successful change. */
   passwordChanged: () => void;
+  /** Bumped whenever the organization's logo changes, so images of it are fetched afresh. */
+  logoRevision: number;
+  /** After the organization's name, colour or logo changed: re-reads the session. */
+  brandingChanged: () => Promise<void>;
 }
 
 const SessionContext = createContext<SessionValue | null>(null);
@@ -43,6 +47,7 @@ export function SessionProvider({
   initial?: SessionState;
 }) {
   const [state, setState] = useState<SessionState>(initial);
+  const [logoRevision, setLogoRevision] = useState(0);
 
   const refresh = useCallback(async () => {
     try {
@@ -85,9 +90,14 @@ export function SessionProvider({
     );
   }, []);
 
+  const brandingChanged = useCallback(async () => {
+    setLogoRevision((n) => n + 1);
+    await refresh();
+  }, [refresh]);
+
   const value = useMemo(
-    () => ({ state, refresh, signedIn, logout, passwordChanged }),
-    [state, refresh, signedIn, logout, passwordChanged],
+    () => ({ state, refresh, signedIn, logout, passwordChanged, logoRevision, brandingChanged }),
+    [state, refresh, signedIn, logout, passwordChanged, logoRevision, brandingChanged],
   );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
@@ -103,6 +113,23 @@ export function useCurrentSession(): Session {
   const { state } = useSession();
   if (state.status !== 'authenticated') throw new Error('no signed-in session');
   return state.session;
+}
+
+/** Whether the signed-in user holds `permission` (the server checks again on every request). */
+export function can(session: Session, permission: Permission): boolean {
+  return session.user.permissions.includes(permission);
+}
+
+/** `can` for the signed-in user; only for components rendered behind the session gate. */
+export function useCan(): (permission: Permission) => boolean {
+  const session = useCurrentSession();
+  return (permission) => can(session, permission);
+}
+
+/** The organization logo's address, changed after each upload so browsers fetch it afresh. */
+export function useOrgLogoUrl(): string {
+  const { logoRevision } = useSession();
+  return logoRevision ? `${api.orgLogoUrl}?v=${logoRevision}` : api.orgLogoUrl;
 }
 
 // ---- App catalogue ---------------------------------------------------------

@@ -22,6 +22,12 @@ export interface TopBarProps {
   onLogout?: () => void;
   /** Where the user menu's "Account" entry leads. */
   accountHref?: string;
+  /** Where the user menu's "Administration" entry leads; no entry without it. */
+  adminHref?: string;
+  /** The organization's logo, shown instead of the product mark. */
+  logoUrl?: string;
+  /** The logo's text alternative (the organization's name). */
+  logoAlt?: string;
 }
 
 export function initials(name: string): string {
@@ -42,10 +48,12 @@ export function UserMenu({
   user,
   onLogout,
   accountHref = '/account',
+  adminHref,
 }: {
   user: ShellUser;
   onLogout?: () => void;
   accountHref?: string;
+  adminHref?: string;
 }) {
   const [open, setOpen] = useState(false);
   const rootRef = useRef<HTMLDivElement>(null);
@@ -119,6 +127,18 @@ export function UserMenu({
             <Icon name="user" size={16} />
             Account
           </Link>
+          {adminHref && (
+            <Link
+              href={adminHref}
+              role="menuitem"
+              className="nx-usermenu__item"
+              data-testid="admin-link"
+              onClick={() => setOpen(false)}
+            >
+              <Icon name="shield" size={16} />
+              Administration
+            </Link>
+          )}
           <button
             type="button"
             role="menuitem"
@@ -138,15 +158,38 @@ export function UserMenu({
   );
 }
 
-export function TopBar({ productName, user, nav = [], currentPath, onLogout, accountHref }: TopBarProps) {
+function ProductMark() {
+  return (
+    <span className="nx-topbar__logo" aria-hidden="true">
+      <svg viewBox="0 0 32 32" width="18" height="18" fill="none" stroke="currentColor" strokeWidth="3.2" strokeLinecap="round" strokeLinejoin="round">
+        <path d="M10 23V9l12 14V9" />
+      </svg>
+    </span>
+  );
+}
+
+/** The organization's logo; falls back to the product mark if the image cannot be loaded. */
+function OrgLogo({ src, alt }: { src: string; alt: string }) {
+  const [failed, setFailed] = useState(false);
+  if (failed) return <ProductMark />;
+  return <img className="nx-topbar__org-logo" src={src} alt={alt} data-testid="org-logo" onError={() => setFailed(true)} />;
+}
+
+export function TopBar({
+  productName,
+  user,
+  nav = [],
+  currentPath,
+  onLogout,
+  accountHref,
+  adminHref,
+  logoUrl,
+  logoAlt,
+}: TopBarProps) {
   return (
     <header className="nx-topbar">
       <Link href="/" className="nx-topbar__brand" aria-label={`${productName} home`}>
-        <span className="nx-topbar__logo" aria-hidden="true">
-          <svg viewBox="0 0 32 32" width="18" height="18" fill="none" stroke="currentColor" strokeWidth="3.2" strokeLinecap="round" strokeLinejoin="round">
-            <path d="M10 23V9l12 14V9" />
-          </svg>
-        </span>
+        {logoUrl ? <OrgLogo key={logoUrl} src={logoUrl} alt={logoAlt ?? ''} /> : <ProductMark />}
         <span>{productName}</span>
       </Link>
       {nav.length > 0 && (
@@ -163,7 +206,7 @@ export function TopBar({ productName, user, nav = [], currentPath, onLogout, acc
         </nav>
       )}
       <div className="nx-topbar__spacer" />
-      {user && <UserMenu user={user} onLogout={onLogout} accountHref={accountHref} />}
+      {user && <UserMenu user={user} onLogout={onLogout} accountHref={accountHref} adminHref={adminHref} />}
     </header>
   );
 }

@@ -119,3 +119,45 @@ describe('request', () => {
     expect(seen).toEqual(['auth.required']);
   });
 });
+
+describe('admin endpoints', () => {
+  it('uploads a logo as the raw image with its own type and reads the error envelope', async () => {
+    const { calls } = mockFetch({
+      'PUT /api/admin/org/logo': {
+        status: 413,
+        body: { error: { code: 'request.too_large', message: 'a logo must be at most 256 KiB' } },
+      },
+    });
+    const image = new Blob([new Uint8Array([0x52, 0x49, 0x46, 0x46])], { type: 'image/webp' });
+    const err = await api.admin.uploadLogo(image).catch((e: unknown) => e);
+    expect(isApiError(err)).toBe(true);
+    expect((err as ApiError).code).toBe('request.too_large');
+    expect((err as ApiError).message).toBe('a logo must be at most 256 KiB');
+    const headers = calls[0]?.init.headers as Record<string, string>;
+    expect(headers['Content-Type']).toBe('image/webp');
+    expect(calls[0]?.init.body).toBe(image);
+    expect(calls[0]?.init.credentials).toBe('same-origin');
+  });
+
+  it('tells unauthorized listeners when an upload finds the session gone', async () => {
+    mockFetch({ 'PUT /api/admin/org/logo': { status: 401, body: { error: { code: 'auth.required', message: 'Log in.' } } } });
+    const seen: string[] = [];
+    const off = onUnauthorized((e) => seen.push(e.code));
+    await api.admin.uploadLogo(new Blob(['x'], { type: 'image/png' })).catch(() => undefined);
+    off();
+    expect(seen).toEqual(['auth.required']);
+  });
+
+  it('puts ids in the path safely and grants with PUT, takes back with DELETE', async () => {
+    const { calls } = mockFetch({
+      'PUT /api/admin/roles/r%2F1/users/u-1': { status: 204 },
+      'DELETE /api/admin/roles/r%2F1/groups/g-1': { status: 204 },
+    });
+    await api.admin.setRoleUser('r/1', 'u-1', true);
+    await api.admin.setRoleGroup('r/1', 'g-1', false);
+    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+      'PUT /api/admin/roles/r%2F1/users/u-1',
+      'DELETE /api/admin/roles/r%2F1/groups/g-1',
+    ]);
+  });
+});

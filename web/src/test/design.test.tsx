@@ -1,6 +1,6 @@
 import { cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Alert, Button, EmptyState, TextField, initials } from '../design';
+import { Alert, Button, Checkbox, EmptyState, SelectField, TextAreaField, TextField, initials } from '../design';
 
 afterEach(cleanup);
 
@@ -47,6 +47,28 @@ describe('TextField', () => {
   it('is not marked invalid without an error', () => {
     render(<TextField label="Name" />);
     expect(screen.getByLabelText('Name').getAttribute('aria-invalid')).toBeNull();
+  });
+});
+
+describe('SelectField, TextAreaField and Checkbox', () => {
+  it('label their controls and link hints and errors', () => {
+    render(
+      <>
+        <SelectField label="Role" hint="What they may do" error="Choose a role." defaultValue="member">
+          <option value="member">Member</option>
+        </SelectField>
+        <TextAreaField label="Redirect URIs" hint="One per line" />
+        <Checkbox label="audit:read" description="read the audit log" />
+      </>,
+    );
+    const select = screen.getByLabelText('Role');
+    expect(select.tagName).toBe('SELECT');
+    expect(select.getAttribute('aria-invalid')).toBe('true');
+    const ids = select.getAttribute('aria-describedby')?.split(' ') ?? [];
+    expect(ids.map((id) => document.getElementById(id)?.textContent)).toEqual(['What they may do', 'Choose a role.']);
+    expect(screen.getByLabelText('Redirect URIs').tagName).toBe('TEXTAREA');
+    const box = screen.getByRole('checkbox', { name: 'audit:read' });
+    expect(document.getElementById(box.getAttribute('aria-describedby') ?? '')?.textContent).toBe('read the audit log');
   });
 });
 

@@ -50,6 +50,16 @@ export const catalog: AppsResponse = {
   ],
 };
 
+/** Everything an owner or administrator holds. */
+export const ALL_PERMISSIONS = [
+  'users:read',
+  'users:manage',
+  'roles:manage',
+  'org:manage',
+  'audit:read',
+  'clients:manage',
+];
+
 export function session(overrides: Partial<Session> = {}): Session {
   return {
     user: {
@@ -57,11 +67,18 @@ export function session(overrides: Partial<Session> = {}): Session {
       email: 'ada@example.test',
       display_name: 'Ada Lovelace',
       role: 'admin',
-      org: { id: 'o-1', slug: 'acme', name: 'Acme Ltd' },
+      org: { id: 'o-1', slug: 'acme', name: 'Acme Ltd', brand_color: '', has_logo: false },
+      permissions: [...ALL_PERMISSIONS],
     },
     must_change_password: false,
     ...overrides,
   };
+}
+
+/** A session for a user with `role` and exactly `permissions`, optionally with org branding. */
+export function sessionAs(role: string, permissions: string[], org: Partial<Session['user']['org']> = {}): Session {
+  const base = session();
+  return { ...base, user: { ...base.user, role, permissions, org: { ...base.user.org, ...org } } };
 }
 
 export const authRequired = {
