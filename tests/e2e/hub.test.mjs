@@ -474,6 +474,84 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
   );
 
   step(
+    'an administrator adds a user in the console, who signs in with a passkey (virtual authenticator)',
+    async (t) => {
+      const admin = ctx.page;
+      // Browsers refuse IP addresses as WebAuthn relying parties: the instance serves
+      // passkeys for `localhost` when it listens on loopback.
+      const local = new URL(ctx.url);
+      local.hostname = 'localhost';
+      const context = await ctx.browser.newContext();
+      const page = await context.newPage();
+      try {
+        await admin.goto(new URL('/admin/users', ctx.url).href, { waitUntil: 'load' });
+        await admin.getByRole('button', { name: 'Add user' }).click();
+        const form = admin.getByTestId('add-user-form');
+        await form.getByLabel('E-mail').fill('pat@example.test');
+        await form.getByLabel('Name').fill('Pat Passkey');
+        await form.getByRole('button', { name: 'Add user' }).click();
+        const otp = (await admin.getByTestId('one-time-secret').first().textContent()).trim();
+        assert.ok(otp.length >= 12, `one-time password shown once: ${otp}`);
+
+        const cdp = await context.newCDPSession(page);
+        await cdp.send('WebAuthn.enable');
+        const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+          options: {
+            protocol: 'ctap2',
+            transport: 'internal',
+            hasResidentKey: true,
+            hasUserVerification: true,
+            isUserVerified: true,
+            automaticPresenceSimulation: true,
+          },
+        });
+
+        await page.goto(new URL('/login', local).href, { waitUntil: 'load' });
+        await page.getByLabel('E-mail').fill('pat@example.test');
+        await page.getByLabel('Password').fill(otp);
+        await page.getByRole('button', { name: 'Log in' }).click();
+        await page.getByTestId('must-change-password').waitFor({ timeout: 15_000 });
+        await page.getByLabel('Current password').fill(otp);
+        await page.getByLabel('New password', { exact: true }).fill('blue kettles sing at dawn');
+        await page.getByLabel('Repeat new password').fill('blue kettles sing at dawn');
+        await page.getByRole('button', { name: 'Change password' }).click();
+        await page.getByTestId('password-changed').waitFor({ timeout: 15_000 });
+
+        await page.getByLabel('Passkey name').fill('E2E virtual key');
+        await page.getByRole('button', { name: 'Add a passkey' }).click();
+        await page.getByTestId('passkey-added').waitFor({ timeout: 15_000 });
+        assert.match(await page.getByTestId('passkey-list').textContent(), /E2E virtual key/);
+        const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+        assert.equal(credentials.length, 1, 'the authenticator holds one credential');
+
+        await page.getByTestId('user-menu').click();
+        await page.getByRole('menuitem', { name: /log out/i }).click();
+        await page.waitForURL((u) => u.pathname === '/login', { timeout: 15_000 });
+        await page.getByLabel('E-mail').fill('pat@example.test');
+        await page.getByTestId('passkey-login').click();
+        await page.locator('[data-testid=launcher]').waitFor({ timeout: 15_000 });
+        const who = await page.evaluate(async () => (await fetch('/api/session')).json());
+        assert.equal(who.user.email, 'pat@example.test');
+        const after = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+        assert.ok(after.credentials[0].signCount >= 1, 'the passkey signed the login');
+
+        // The administrator sees the sign-in in the audit log, made with the passkey.
+        const audit = await admin.evaluate(async () => (await fetch('/api/admin/audit?limit=1000')).json());
+        const login = audit.records.filter((r) => r.action === 'session.login' && r.actor.startsWith('pat@')).at(-1);
+        assert.ok(login && JSON.parse(login.detail).method === 'passkey', `audit: ${JSON.stringify(login)}`);
+        t.diagnostic('signed in with a passkey');
+      } catch (err) {
+        await page.screenshot({ path: join(ctx.tmp, 'passkey-failure.png'), fullPage: true }).catch(() => {});
+        await admin.screenshot({ path: join(ctx.tmp, 'admin-failure.png'), fullPage: true }).catch(() => {});
+        throw new Error(`${err.message}\n(page at ${page.url()})\n${output()}`, { cause: err });
+      } finally {
+        await context.close();
+      }
+    },
+    { needs: ['page'] },
+  );
+
+  step(
     'nexusctl status --json reports a healthy, running web daemon',
     async () => {
       const { json, code, stdout } = await statusJson(ctx.bin, ctx.stateDir);

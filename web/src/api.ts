@@ -238,6 +238,10 @@ export type KnownErrorCode =
   | 'auth.forbidden'
   | 'auth.insufficient_scope'
   | 'mail.not_configured'
+  | 'auth.no_passkey'
+  | 'auth.passkey_rejected'
+  | 'auth.passkey_ceremony_invalid'
+  | 'passkeys.unavailable'
   | 'validation.failed'
   | 'network.unreachable'
   | 'http.unexpected_response';
@@ -512,6 +516,19 @@ const admin = {
 
 // ---- Endpoints -------------------------------------------------------------
 
+export interface PasskeyInfo {
+  id: string;
+  name: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/** The first half of a passkey ceremony: options for the browser and the id to send back. */
+export interface PasskeyCeremony {
+  ceremony: string;
+  options: { publicKey: Record<string, unknown> };
+}
+
 export const api = {
   /** The app catalogue; public, no login needed. */
   apps(options?: RequestOptions): Promise<AppsResponse> {
@@ -550,6 +567,24 @@ export const api = {
   },
   newRecoveryCodes(password: string): Promise<RecoveryCodes> {
     return request<RecoveryCodes>('POST', '/api/account/mfa/recovery-codes', { password });
+  },
+  passkeys(options?: RequestOptions): Promise<{ passkeys: PasskeyInfo[] }> {
+    return request<{ passkeys: PasskeyInfo[] }>('GET', '/api/account/passkeys', undefined, options);
+  },
+  beginPasskeyRegistration(name: string): Promise<PasskeyCeremony> {
+    return request<PasskeyCeremony>('POST', '/api/account/passkeys', { name });
+  },
+  finishPasskeyRegistration(ceremony: string, credential: unknown): Promise<PasskeyInfo> {
+    return request<PasskeyInfo>('POST', '/api/account/passkeys/finish', { ceremony, credential });
+  },
+  removePasskey(id: string): Promise<void> {
+    return request<void>('DELETE', `/api/account/passkeys/${encodeURIComponent(id)}`);
+  },
+  beginPasskeyLogin(email: string): Promise<PasskeyCeremony> {
+    return request<PasskeyCeremony>('POST', '/api/session/passkey', { email });
+  },
+  finishPasskeyLogin(ceremony: string, credential: unknown): Promise<Session> {
+    return request<Session>('POST', '/api/session/passkey/finish', { ceremony, credential });
   },
   logout(): Promise<void> {
     return request<void>('DELETE', '/api/session');

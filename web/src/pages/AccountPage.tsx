@@ -2,6 +2,7 @@ import { useRef, useState, type FormEvent } from 'react';
 import { api, isApiError } from '../api';
 import { Alert, Button, Card, PageHeader, TextField } from '../design';
 import { useCurrentSession, useDocumentTitle, useSession } from '../session';
+import { PasskeysCard } from './PasskeysCard';
 import { TwoStepCard } from './TwoStepCard';
 
 const ROLE_LABELS: Record<string, string> = {
@@ -169,6 +170,7 @@ export function AccountPage() {
         </Card>
 
         {!session.must_change_password && <TwoStepCard />}
+        {!session.must_change_password && <PasskeysCard />}
       </div>
     </div>
   );

@@ -3,6 +3,7 @@ import { api, isApiError, isMfaChallenge, type Session } from '../api';
 import { Alert, Button, Card, TextField } from '../design';
 import { Link, Navigate, useLocation, useNavigate } from '../router';
 import { useDocumentTitle, useProductName, useSession } from '../session';
+import { credentialToJson, passkeysSupported, requestOptions, webauthnErrorMessage } from '../webauthn';
 
 /** Where to go after logging in: the `next` query parameter if it is a safe internal path. */
 export function nextPath(search: string): string {
@@ -103,6 +104,36 @@ export function LoginPage() {
       navigate('/account', { replace: true, state: { reason: 'must_change_password' } });
     } else {
       navigate(next, { replace: true });
+    }
+  };
+
+  /** Signs in with a passkey of the address typed: the browser asks the device. */
+  const onPasskey = async () => {
+    setError(null);
+    if (!email.trim()) {
+      setFieldErrors({ email: 'Enter your e-mail address, then choose the passkey.' });
+      return emailRef.current?.focus();
+    }
+    setFieldErrors({});
+    setBusy(true);
+    try {
+      const { ceremony, options } = await api.beginPasskeyLogin(email.trim());
+      let credential: Credential | null;
+      try {
+        credential = await navigator.credentials.get(requestOptions(options));
+      } catch (err) {
+        setError(webauthnErrorMessage(err));
+        return;
+      }
+      if (!credential) {
+        setError(webauthnErrorMessage(null));
+        return;
+      }
+      finish(await api.finishPasskeyLogin(ceremony, credentialToJson(credential as PublicKeyCredential)));
+    } catch (err) {
+      setError(loginErrorMessage(err));
+    } finally {
+      setBusy(false);
     }
   };
 
@@ -209,6 +240,11 @@ export function LoginPage() {
               <Button type="submit" block loading={busy}>
                 Log in
               </Button>
+              {passkeysSupported() && (
+                <Button variant="secondary" block disabled={busy} onClick={() => void onPasskey()} data-testid="passkey-login">
+                  Sign in with a passkey
+                </Button>
+              )}
             </form>
           </>
         )}
