@@ -214,7 +214,7 @@ async fn view(
     org: &Organization,
 ) -> Result<SessionResponse, ApiError> {
     let held = state.service.permissions(user).await?;
-    let has_logo = state.service.store().logo(org.id).await?.is_some();
+    let has_logo = state.service.store().has_logo(org.id).await?;
     Ok(SessionResponse {
         user: UserView {
             id: user.id.to_string(),

@@ -415,13 +415,13 @@ async fn org_json(state: &RouteState, org: nexus_store::OrgId) -> Result<Value, 
         .org(org)
         .await?
         .ok_or_else(|| ApiError::not_found("organization not found"))?;
-    let logo = state.service.store().logo(org).await?;
+    let has_logo = state.service.store().has_logo(org).await?;
     Ok(json!({
         "id": o.id,
         "slug": o.slug,
         "name": o.name,
         "brand_color": o.brand_color,
-        "has_logo": logo.is_some(),
+        "has_logo": has_logo,
         "created_at": o.created_at,
     }))
 }

@@ -56,6 +56,16 @@ impl Access {
         }
     }
 
+    /// Refuses what only an owner may do (`touches_owner`) to a caller who is not one.
+    fn owner_only(&self, touches_owner: bool, what: &str) -> Result<()> {
+        if touches_owner && !self.owner {
+            return Err(IdentityError::Forbidden(format!(
+                "only an owner can {what}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Refuses to hand out permissions the caller does not hold.
     fn require_all(&self, wanted: Permissions, what: &str) -> Result<()> {
         match wanted.iter().find(|p| !self.held.contains(*p)) {
@@ -172,9 +182,12 @@ impl IdentityService {
         })
     }
 
-    async fn member(&self, org: OrgId, id: UserId) -> Result<User> {
+    /// A user of the caller's organization whom the caller (holding `users:manage`) is
+    /// about to change.
+    async fn managed_user(&self, access: &Access, id: UserId) -> Result<User> {
+        access.require(Permission::UsersManage)?;
         self.store
-            .user(org, id)
+            .user(access.org, id)
             .await?
             .ok_or_else(|| IdentityError::NotFound(format!("user {id}")))
     }
@@ -188,25 +201,19 @@ impl IdentityService {
         role: Role,
     ) -> Result<(User, String)> {
         access.require(Permission::UsersManage)?;
-        if role == Role::Owner && !access.owner {
-            return Err(IdentityError::Forbidden(
-                "only an owner can add an owner".into(),
-            ));
-        }
+        access.owner_only(role == Role::Owner, "add an owner")?;
         self.add_user(access.org, email, display_name, role, &access.actor)
             .await
     }
 
     /// Changes a user's built-in role. Only owners make or unmake owners.
     pub async fn set_user_role(&self, access: &Access, id: UserId, role: Role) -> Result<User> {
-        access.require(Permission::UsersManage)?;
         access.not_self(id)?;
-        let user = self.member(access.org, id).await?;
-        if (role == Role::Owner || user.role == Role::Owner) && !access.owner {
-            return Err(IdentityError::Forbidden(
-                "only an owner can make someone an owner or change an owner's role".into(),
-            ));
-        }
+        let user = self.managed_user(access, id).await?;
+        access.owner_only(
+            role == Role::Owner || user.role == Role::Owner,
+            "make someone an owner or change an owner's role",
+        )?;
         if user.role == role {
             return Ok(user);
         }
@@ -223,14 +230,9 @@ impl IdentityService {
         id: UserId,
         disabled: bool,
     ) -> Result<User> {
-        access.require(Permission::UsersManage)?;
         access.not_self(id)?;
-        let user = self.member(access.org, id).await?;
-        if user.role == Role::Owner && !access.owner {
-            return Err(IdentityError::Forbidden(
-                "only an owner can disable or enable an owner".into(),
-            ));
-        }
+        let user = self.managed_user(access, id).await?;
+        access.owner_only(user.role == Role::Owner, "disable or enable an owner")?;
         if user.disabled == disabled {
             return Ok(user);
         }
@@ -246,26 +248,16 @@ impl IdentityService {
     /// Gives a user a new one-time password (shown once to the administrator) and ends
     /// their sessions. Only owners reset owners.
     pub async fn reset_password_by_admin(&self, access: &Access, id: UserId) -> Result<String> {
-        access.require(Permission::UsersManage)?;
-        let user = self.member(access.org, id).await?;
-        if user.role == Role::Owner && !access.owner {
-            return Err(IdentityError::Forbidden(
-                "only an owner can reset an owner's password".into(),
-            ));
-        }
+        let user = self.managed_user(access, id).await?;
+        access.owner_only(user.role == Role::Owner, "reset an owner's password")?;
         self.reset_password(access.org, &user.email, &access.actor)
             .await
     }
 
     /// Removes a user's second factors (they lost their phone). Only owners reset owners.
     pub async fn reset_mfa_by_admin(&self, access: &Access, id: UserId) -> Result<()> {
-        access.require(Permission::UsersManage)?;
-        let user = self.member(access.org, id).await?;
-        if user.role == Role::Owner && !access.owner {
-            return Err(IdentityError::Forbidden(
-                "only an owner can reset an owner's second factor".into(),
-            ));
-        }
+        let user = self.managed_user(access, id).await?;
+        access.owner_only(user.role == Role::Owner, "reset an owner's second factor")?;
         self.reset_mfa(access.org, &user.email, &access.actor)
             .await
             .map(|_| ())
@@ -341,28 +333,13 @@ impl IdentityService {
         access.require(Permission::UsersManage)?;
         // Adding someone to a group hands them the group's roles: the same rule as a grant.
         if member {
-            for role in self.group_roles(access.org, group).await? {
+            for role in self.store.group_roles(access.org, group).await? {
                 access.require_all(role.permissions, "this group's role")?;
             }
         }
         self.store
             .set_group_member(access.org, group, user, member, &access.actor)
             .await
-    }
-
-    async fn group_roles(&self, org: OrgId, group: uuid::Uuid) -> Result<Vec<CustomRole>> {
-        let mut out = Vec::new();
-        for role in self.store.list_roles(org).await? {
-            if self
-                .store
-                .role_grants(org, role.id)
-                .await?
-                .contains(&Grantee::Group(group))
-            {
-                out.push(role);
-            }
-        }
-        Ok(out)
     }
 
     pub async fn list_roles(&self, access: &Access) -> Result<Vec<CustomRole>> {

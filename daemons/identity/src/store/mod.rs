@@ -259,6 +259,8 @@ pub trait DirectoryStore: Send + Sync {
         granted: bool,
         actor: &Actor,
     ) -> Result<()>;
+    /// The custom roles granted to a group.
+    async fn group_roles(&self, org: OrgId, group: uuid::Uuid) -> Result<Vec<CustomRole>>;
     /// Who holds a custom role directly (users) or through a group.
     async fn role_grants(&self, org: OrgId, role: uuid::Uuid) -> Result<Vec<Grantee>>;
     /// The custom roles a user holds, directly or through a group.
@@ -269,6 +271,8 @@ pub trait DirectoryStore: Send + Sync {
     /// Replaces (`Some`) or removes the logo.
     async fn set_logo(&self, org: OrgId, logo: Option<&Logo>, actor: &Actor) -> Result<()>;
     async fn logo(&self, org: OrgId) -> Result<Option<Logo>>;
+    /// Whether the organization has a logo, without reading it.
+    async fn has_logo(&self, org: OrgId) -> Result<bool>;
 }
 
 /// Passkeys and the WebAuthn ceremonies that register and use them. Part of every

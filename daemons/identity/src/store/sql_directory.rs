@@ -36,27 +36,48 @@ pub(crate) const ROLES_OF_USER: &str = concat!(
      WHERE gr.org_id = $1 AND gm.user_id = $2)) ORDER BY r.name"
 );
 
-/// The statements of one kind of grant: (insert, delete, does the grantee exist).
-pub(crate) fn grant_sql(to: &crate::model::Grantee) -> (&'static str, &'static str, &'static str) {
-    match to {
-        crate::model::Grantee::User(_) => (
-            "INSERT INTO user_roles (org_id, role_id, user_id) \
+/// The statements of a link table (a member in a group, a role granted to a user or a
+/// group), each bound to `$1` organization, `$2` and `$3` the two ids: add (through a
+/// `SELECT` joining both on the organization), remove, and count how many of the two exist.
+pub(crate) struct LinkSql {
+    pub insert: &'static str,
+    pub delete: &'static str,
+    pub exists: &'static str,
+}
+
+pub(crate) const GROUP_MEMBER: LinkSql = LinkSql {
+    insert: "INSERT INTO group_members (org_id, group_id, user_id) \
+             SELECT g.org_id, g.id, u.id FROM org_groups g JOIN users u ON u.org_id = g.org_id \
+             WHERE g.org_id = $1 AND g.id = $2 AND u.id = $3 ON CONFLICT DO NOTHING",
+    delete: "DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND user_id = $3",
+    exists: "SELECT (SELECT COUNT(*) FROM org_groups WHERE org_id = $1 AND id = $2) \
+             + (SELECT COUNT(*) FROM users WHERE org_id = $1 AND id = $3)",
+};
+
+pub(crate) const USER_GRANT: LinkSql = LinkSql {
+    insert: "INSERT INTO user_roles (org_id, role_id, user_id) \
              SELECT r.org_id, r.id, u.id FROM org_roles r JOIN users u ON u.org_id = r.org_id \
              WHERE r.org_id = $1 AND r.id = $2 AND u.id = $3 ON CONFLICT DO NOTHING",
-            "DELETE FROM user_roles WHERE org_id = $1 AND role_id = $2 AND user_id = $3",
-            "SELECT (SELECT COUNT(*) FROM org_roles WHERE org_id = $1 AND id = $2) \
+    delete: "DELETE FROM user_roles WHERE org_id = $1 AND role_id = $2 AND user_id = $3",
+    exists: "SELECT (SELECT COUNT(*) FROM org_roles WHERE org_id = $1 AND id = $2) \
              + (SELECT COUNT(*) FROM users WHERE org_id = $1 AND id = $3)",
-        ),
-        crate::model::Grantee::Group(_) => (
-            "INSERT INTO group_roles (org_id, role_id, group_id) \
+};
+
+pub(crate) const GROUP_GRANT: LinkSql = LinkSql {
+    insert: "INSERT INTO group_roles (org_id, role_id, group_id) \
              SELECT r.org_id, r.id, g.id FROM org_roles r JOIN org_groups g ON g.org_id = r.org_id \
              WHERE r.org_id = $1 AND r.id = $2 AND g.id = $3 ON CONFLICT DO NOTHING",
-            "DELETE FROM group_roles WHERE org_id = $1 AND role_id = $2 AND group_id = $3",
-            "SELECT (SELECT COUNT(*) FROM org_roles WHERE org_id = $1 AND id = $2) \
+    delete: "DELETE FROM group_roles WHERE org_id = $1 AND role_id = $2 AND group_id = $3",
+    exists: "SELECT (SELECT COUNT(*) FROM org_roles WHERE org_id = $1 AND id = $2) \
              + (SELECT COUNT(*) FROM org_groups WHERE org_id = $1 AND id = $3)",
-        ),
-    }
-}
+};
+
+/// The custom roles granted to a group.
+pub(crate) const ROLES_OF_GROUP: &str = concat!(
+    select_roles!(),
+    " WHERE r.org_id = $1 AND r.id IN (SELECT role_id FROM group_roles WHERE org_id = $1 AND group_id = $2) \
+     ORDER BY r.name"
+);
 
 macro_rules! sql_directory_store {
     ($name:ident, $db:ty, $audit:path) => {
@@ -80,6 +101,44 @@ macro_rules! sql_directory_store {
         }
 
         impl $name {
+            /// Adds (`add`) or removes a row of a link table and appends `record`. Adding an
+            /// existing link or removing a missing one changes (and audits) nothing, as long
+            /// as both ids exist in `org`; otherwise `NotFound(missing)`.
+            async fn set_link(
+                &self,
+                sql: &crate::store::sql_directory::LinkSql,
+                org: nexus_store::OrgId,
+                (a, b): (uuid::Uuid, uuid::Uuid),
+                add: bool,
+                missing: String,
+                record: nexus_store::audit::NewRecord,
+            ) -> crate::error::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let changed = sqlx::query(if add { sql.insert } else { sql.delete })
+                    .bind(org)
+                    .bind(a)
+                    .bind(b)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if changed == 0 {
+                    let found: i64 = sqlx::query_scalar(sql.exists)
+                        .bind(org)
+                        .bind(a)
+                        .bind(b)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    return if found == 2 {
+                        Ok(())
+                    } else {
+                        Err(crate::error::IdentityError::NotFound(missing))
+                    };
+                }
+                $audit(&mut *tx, &record).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             /// Deletes a group or role (`sql` returns its name) and audits `<kind>.deleted`.
             async fn delete_named(
                 &self,
@@ -277,45 +336,21 @@ macro_rules! sql_directory_store {
                 member: bool,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
-                let sql = if member {
-                    "INSERT INTO group_members (org_id, group_id, user_id) \
-                     SELECT g.org_id, g.id, u.id FROM org_groups g JOIN users u ON u.org_id = g.org_id \
-                     WHERE g.org_id = $1 AND g.id = $2 AND u.id = $3 ON CONFLICT DO NOTHING"
-                } else {
-                    "DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND user_id = $3"
-                };
-                let changed = sqlx::query(sql)
-                    .bind(org)
-                    .bind(group)
-                    .bind(user)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if changed == 0 {
-                    let found: i64 = sqlx::query_scalar(
-                        "SELECT (SELECT COUNT(*) FROM org_groups WHERE org_id = $1 AND id = $2) \
-                         + (SELECT COUNT(*) FROM users WHERE org_id = $1 AND id = $3)",
-                    )
-                    .bind(org)
-                    .bind(group)
-                    .bind(user)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    return if found == 2 {
-                        Ok(())
-                    } else {
-                        Err(crate::error::IdentityError::NotFound(format!("group {group} or user {user}")))
-                    };
-                }
                 let action = if member { "group.member_added" } else { "group.member_removed" };
-                self.commit_audited(
-                    tx,
-                    org,
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
                     actor,
                     action,
                     format!("group:{group}"),
                     serde_json::json!({ "user_id": user }),
+                );
+                self.set_link(
+                    &crate::store::sql_directory::GROUP_MEMBER,
+                    org,
+                    (group, user.0),
+                    member,
+                    format!("group {group} or user {user}"),
+                    record,
                 )
                 .await
             }
@@ -437,42 +472,40 @@ macro_rules! sql_directory_store {
                 granted: bool,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let (insert, delete, exists) = crate::store::sql_directory::grant_sql(&to);
-                let (target, target_id) = match to {
-                    crate::model::Grantee::User(u) => ("user", u.0),
-                    crate::model::Grantee::Group(g) => ("group", g),
+                let (sql, target, target_id) = match to {
+                    crate::model::Grantee::User(u) => (&crate::store::sql_directory::USER_GRANT, "user", u.0),
+                    crate::model::Grantee::Group(g) => (&crate::store::sql_directory::GROUP_GRANT, "group", g),
                 };
-                let mut tx = self.pool.begin().await?;
-                let changed = sqlx::query(if granted { insert } else { delete })
-                    .bind(org)
-                    .bind(role)
-                    .bind(target_id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if changed == 0 {
-                    let found: i64 = sqlx::query_scalar(exists)
-                        .bind(org)
-                        .bind(role)
-                        .bind(target_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    return if found == 2 {
-                        Ok(())
-                    } else {
-                        Err(crate::error::IdentityError::NotFound(format!("role {role} or {target} {target_id}")))
-                    };
-                }
                 let action = if granted { "role.granted" } else { "role.revoked" };
-                self.commit_audited(
-                    tx,
-                    org,
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
                     actor,
                     action,
                     format!("role:{role}"),
                     serde_json::json!({ "to": format!("{target}:{target_id}") }),
+                );
+                self.set_link(
+                    sql,
+                    org,
+                    (role, target_id),
+                    granted,
+                    format!("role {role} or {target} {target_id}"),
+                    record,
                 )
                 .await
+            }
+
+            async fn group_roles(
+                &self,
+                org: nexus_store::OrgId,
+                group: uuid::Uuid,
+            ) -> crate::error::Result<Vec<crate::model::CustomRole>> {
+                let rows: Vec<crate::store::RoleRow> = sqlx::query_as(crate::store::sql_directory::ROLES_OF_GROUP)
+                    .bind(org)
+                    .bind(group)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
             }
 
             async fn role_grants(
@@ -569,6 +602,14 @@ macro_rules! sql_directory_store {
                     }
                 };
                 self.commit_audited(tx, org, actor, action, format!("org:{org}"), details).await
+            }
+
+            async fn has_logo(&self, org: nexus_store::OrgId) -> crate::error::Result<bool> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM org_logos WHERE org_id = $1")
+                    .bind(org)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n > 0)
             }
 
             async fn logo(
