@@ -225,15 +225,10 @@ async fn bad_authorization_requests_are_refused() {
         .add_user(beta.id, "bob@beta.example", None, Role::Member, &op)
         .await
         .unwrap();
-    let bob_cookie = s.login(&bob.email, &otp).await.unwrap();
-    let r = web
-        .post(s.url("/api/session/password"))
-        .header("cookie", &bob_cookie)
-        .json(&json!({"current_password": otp, "new_password": "a strong passphrase for b"}))
-        .send()
+    let bob_cookie = s
+        .first_login(&bob.email, &otp, "a strong passphrase for b")
         .await
         .unwrap();
-    assert_eq!(r.status(), 204);
     let r = web
         .get(s.url(&format!(
             "/oauth/authorize?response_type=code&client_id={id}&scope=openid"

@@ -16,16 +16,10 @@ pub(crate) async fn code(resp: reqwest::Response) -> String {
 pub(crate) async fn owner_session() -> (TestServer, String) {
     let s = TestServer::start(nexusd::apps::all()).await.unwrap();
     let (email, otp) = s.provision().await.unwrap();
-    let cookie = s.login(&email, &otp).await.unwrap();
-    let r = s
-        .client
-        .post(s.url("/api/session/password"))
-        .header("cookie", &cookie)
-        .json(&serde_json::json!({"current_password": otp, "new_password": "a much better passphrase"}))
-        .send()
+    let cookie = s
+        .first_login(&email, &otp, "a much better passphrase")
         .await
         .unwrap();
-    assert_eq!(r.status(), 204);
     (s, cookie)
 }
 
