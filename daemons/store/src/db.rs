@@ -234,6 +234,48 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Starts a transaction that is going to write.
+///
+/// SQLite's plain `BEGIN` takes the write lock only at the first write, and a transaction that
+/// has already read cannot wait for that lock: SQLite answers `SQLITE_BUSY` at once, ignoring
+/// `busy_timeout`, because waiting could deadlock. Every store transaction that reads, checks
+/// and then writes would fail under concurrent writers. `BEGIN IMMEDIATE` takes the lock up
+/// front, where waiting is safe, so writers queue for up to `busy_timeout` instead.
+/// PostgreSQL locks per row and needs nothing special.
+pub trait BeginWrite {
+    type Database: sqlx::Database;
+
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<
+        Output = Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>,
+    > + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<
+        Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>,
+    > + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Database = sqlx::Postgres;
+
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<
+        Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>,
+    > + Send {
+        self.begin()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,7 @@ pub mod testing;
 
 pub use blob::{BlobKey, BlobStore};
 pub use bus::{Event, EventBus};
-pub use db::{Backend, Db, DbOptions};
+pub use db::{Backend, BeginWrite, Db, DbOptions};
 pub use error::StoreError;
 pub use migrate::{AppMigrations, Migration};
 pub use outbox::{NewEvent, Outbox};

@@ -6,6 +6,7 @@
 //! The rules are sqlx's: ordered versions, a checksum per applied migration (an edited
 //! migration is refused), each migration in its own transaction.
 
+use crate::BeginWrite;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
@@ -122,7 +123,7 @@ async fn apply_one(db: &Db, app: &str, m: &Migration) -> Result<bool, StoreError
         Db::Sqlite(pool) => {
             // BEGIN IMMEDIATE takes the write lock up front, so two processes cannot both
             // decide that the same migration is missing.
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let mut tx = pool.begin_write().await?;
             let row =
                 sqlx::query("SELECT checksum FROM nexus_migrations WHERE app = ? AND version = ?")
                     .bind(app)

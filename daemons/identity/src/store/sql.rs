@@ -41,7 +41,7 @@ macro_rules! sql_store {
                     brand_color: String::new(),
                     created_at: chrono::Utc::now(),
                 };
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 sqlx::query("INSERT INTO organizations (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
                     .bind(org.id)
                     .bind(&org.slug)
@@ -103,7 +103,7 @@ macro_rules! sql_store {
                 disabled: bool,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let r = sqlx::query("UPDATE users SET disabled = $1 WHERE org_id = $2 AND id = $3")
                     .bind(disabled)
                     .bind(org)
@@ -184,7 +184,7 @@ macro_rules! sql_store {
                     disabled: false,
                     created_at: chrono::Utc::now(),
                 };
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 sqlx::query(
                     "INSERT INTO users (id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -284,7 +284,7 @@ macro_rules! sql_store {
                 end: crate::store::EndSessions<'_>,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let r = sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE org_id = $3 AND id = $4")
                     .bind(hash)
                     .bind(must_change)
@@ -337,7 +337,7 @@ macro_rules! sql_store {
                 method: &str,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 sqlx::query(
                     "INSERT INTO sessions (token_hash, org_id, user_id, created_at, expires_at, client) VALUES ($1, $2, $3, $4, $5, $6)",
                 )
@@ -377,7 +377,7 @@ macro_rules! sql_store {
                 token_hash: &str,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let user: Option<crate::model::UserId> =
                     sqlx::query_scalar("DELETE FROM sessions WHERE org_id = $1 AND token_hash = $2 RETURNING user_id")
                         .bind(org)
@@ -405,7 +405,7 @@ macro_rules! sql_store {
                 keep: Option<&str>,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<u64> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let ended = sqlx::query(crate::store::sql::END_USER_SESSIONS)
                     .bind(org)
                     .bind(user)
@@ -440,7 +440,7 @@ macro_rules! sql_store {
                 t: &crate::model::ApiToken,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 sqlx::query(
                     "INSERT INTO api_tokens (id, org_id, user_id, name, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
@@ -488,7 +488,7 @@ macro_rules! sql_store {
                 id: uuid::Uuid,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE org_id = $2 AND user_id = $3 AND id = $4 AND revoked_at IS NULL")
                     .bind(chrono::Utc::now())
                     .bind(org)
@@ -526,7 +526,7 @@ macro_rules! sql_store {
                 c: &crate::model::OAuthClient,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 sqlx::query(
                     "INSERT INTO oauth_clients (id, org_id, name, secret_hash, scopes, created_at, disabled, redirect_uris) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
@@ -578,7 +578,7 @@ macro_rules! sql_store {
                 id: &str,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let r = sqlx::query("UPDATE oauth_clients SET disabled = $1 WHERE org_id = $2 AND id = $3 AND disabled = $4")
                     .bind(true)
                     .bind(org)

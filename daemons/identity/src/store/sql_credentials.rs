@@ -11,7 +11,7 @@ macro_rules! sql_credential_store {
                 secret: &[u8],
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 // A confirmed authenticator is replaced only by removing it first.
                 let r = sqlx::query(
                     "INSERT INTO mfa_totp (user_id, org_id, secret, created_at) VALUES ($1, $2, $3, $4) \
@@ -64,7 +64,7 @@ macro_rules! sql_credential_store {
                 recovery_hashes: &[String],
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let r = sqlx::query(
                     "UPDATE mfa_totp SET confirmed_at = $1, last_step = $2 WHERE org_id = $3 AND user_id = $4 AND confirmed_at IS NULL",
                 )
@@ -117,7 +117,7 @@ macro_rules! sql_credential_store {
                 code_hash: &str,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let r = sqlx::query(
                     "UPDATE mfa_recovery_codes SET used_at = $1 WHERE org_id = $2 AND user_id = $3 AND code_hash = $4 AND used_at IS NULL",
                 )
@@ -149,7 +149,7 @@ macro_rules! sql_credential_store {
                 code_hashes: &[String],
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 Self::put_recovery_codes(&mut tx, org, user, code_hashes).await?;
                 let record = nexus_store::audit::NewRecord::new(
                     Some(org),
@@ -184,7 +184,7 @@ macro_rules! sql_credential_store {
                 user: crate::model::UserId,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let r = sqlx::query("DELETE FROM mfa_totp WHERE org_id = $1 AND user_id = $2")
                     .bind(org)
                     .bind(user)
@@ -218,7 +218,7 @@ macro_rules! sql_credential_store {
                 expires_at: chrono::DateTime<chrono::Utc>,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 // Only the newest link works: a forwarded or leaked older mail is useless.
                 sqlx::query("DELETE FROM password_resets WHERE org_id = $1 AND user_id = $2 AND used_at IS NULL")
                     .bind(org)
@@ -268,7 +268,7 @@ macro_rules! sql_credential_store {
                 now: chrono::DateTime<chrono::Utc>,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let row: Option<(nexus_store::OrgId, crate::model::UserId)> = sqlx::query_as(
                     "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING org_id, user_id",
                 )
@@ -296,7 +296,7 @@ macro_rules! sql_credential_store {
                 c: &crate::model::AuthCode,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 sqlx::query(
                     "INSERT INTO oauth_codes (code_hash, client_id, org_id, user_id, redirect_uri, scope, nonce, code_challenge, auth_time, expires_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -366,7 +366,7 @@ macro_rules! sql_credential_store {
                 token_hash: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> crate::error::Result<crate::store::RefreshUse> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let row: Option<crate::store::RefreshRow> = sqlx::query_as(
                     "UPDATE oauth_refresh_tokens SET used_at = $1 \
                      WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \

@@ -113,7 +113,7 @@ macro_rules! sql_directory_store {
                 missing: String,
                 record: nexus_store::audit::NewRecord,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let changed = sqlx::query(if add { sql.insert } else { sql.delete })
                     .bind(org)
                     .bind(a)
@@ -148,7 +148,7 @@ macro_rules! sql_directory_store {
                 id: uuid::Uuid,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let name: Option<String> = sqlx::query_scalar(sql)
                     .bind(org)
                     .bind(id)
@@ -178,7 +178,7 @@ macro_rules! sql_directory_store {
                 role: crate::model::Role,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let before: Option<String> =
                     sqlx::query_scalar("SELECT role FROM users WHERE org_id = $1 AND id = $2")
                         .bind(org)
@@ -220,7 +220,7 @@ macro_rules! sql_directory_store {
                 g: &crate::model::Group,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 sqlx::query(
                     "INSERT INTO org_groups (id, org_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -251,7 +251,7 @@ macro_rules! sql_directory_store {
                 description: &str,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let r = sqlx::query("UPDATE org_groups SET name = $1, description = $2 WHERE org_id = $3 AND id = $4")
                     .bind(name)
                     .bind(description)
@@ -372,7 +372,7 @@ macro_rules! sql_directory_store {
                 role: &crate::model::CustomRole,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 sqlx::query(
                     "INSERT INTO org_roles (id, org_id, name, description, permissions, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
                 )
@@ -401,7 +401,7 @@ macro_rules! sql_directory_store {
                 role: &crate::model::CustomRole,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let r = sqlx::query(
                     "UPDATE org_roles SET name = $1, description = $2, permissions = $3 WHERE org_id = $4 AND id = $5",
                 )
@@ -550,7 +550,7 @@ macro_rules! sql_directory_store {
                 color: &str,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let r = sqlx::query("UPDATE organizations SET name = $1, brand_color = $2 WHERE id = $3")
                     .bind(name)
                     .bind(color)
@@ -577,7 +577,7 @@ macro_rules! sql_directory_store {
                 logo: Option<&crate::model::Logo>,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let (action, details) = match logo {
                     Some(l) => {
                         sqlx::query(

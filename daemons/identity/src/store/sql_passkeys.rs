@@ -22,7 +22,7 @@ macro_rules! sql_passkey_store {
                 p: &crate::model::PasskeyRecord,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 sqlx::query(
                     "INSERT INTO passkeys (id, org_id, user_id, name, credential_id, passkey, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -95,7 +95,7 @@ macro_rules! sql_passkey_store {
                 id: Option<uuid::Uuid>,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<u64> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let removed = match id {
                     Some(id) => sqlx::query("DELETE FROM passkeys WHERE org_id = $1 AND user_id = $2 AND id = $3")
                         .bind(org)

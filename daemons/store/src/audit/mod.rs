@@ -14,6 +14,7 @@
 pub mod postgres;
 pub mod sqlite;
 
+use crate::BeginWrite;
 use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -296,7 +297,7 @@ pub async fn list(
 pub async fn record(db: &Db, rec: &NewRecord) -> Result<Record, StoreError> {
     match db {
         Db::Sqlite(pool) => {
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let mut tx = pool.begin_write().await?;
             let r = sqlite::append(&mut tx, rec).await?;
             tx.commit().await?;
             Ok(r)

@@ -1,5 +1,6 @@
 //! Outbox queries for SQLite.
 
+use crate::BeginWrite;
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
@@ -30,7 +31,7 @@ pub(crate) async fn claim_batch(
     limit: i64,
 ) -> Result<usize, StoreError> {
     // One writer at a time in SQLite: BEGIN IMMEDIATE makes the claim exclusive.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = pool.begin_write().await?;
     let rows = sqlx::query(
         "SELECT seq, event_id, org_id, app, kind, payload, created_at FROM nexus_outbox \
          WHERE dispatched_at IS NULL ORDER BY seq LIMIT ?",
