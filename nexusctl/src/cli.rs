@@ -25,8 +25,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Provision a new instance: config, secrets, databases and an administrator whose
-    /// one-time password is printed. Nothing is left behind if any step fails.
+    /// Provision a new instance: config, secrets, databases and an administrator, and print
+    /// the one-use link where the administrator sets a password. Nothing is left behind if
+    /// any step fails.
     Init(InitArgs),
     /// Run the whole platform in the foreground (provisioning it first if needed) until
     /// Ctrl-C or SIGTERM. Prints the URL to open.
@@ -148,7 +149,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&p)?);
             } else {
-                provision::print_credentials(&p);
+                provision::print_credentials(&p, &p.url);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -24,14 +24,20 @@ pub struct Provisioned {
     pub url: String,
     pub org_name: String,
     pub admin_email: String,
-    pub one_time_password: String,
+    /// The one-use first-login link (`…/setup#token=…`).
+    pub setup_link: String,
+    /// The same without the address (`setup#token=…`), for when the port is chosen at start.
+    pub setup_path: String,
+    pub setup_link_days: u32,
 }
 
 #[derive(Deserialize)]
 struct ProvisionOutput {
     org: OrgOut,
     admin: AdminOut,
-    one_time_password: String,
+    setup_link: String,
+    setup_path: String,
+    setup_link_days: u32,
 }
 
 #[derive(Deserialize)]
@@ -177,7 +183,9 @@ pub fn init(dir: &StateDir, nexusd: &Path, args: &InitArgs) -> Result<Provisione
         url: format!("http://{}/", display_listen(args.listen)),
         org_name: parsed.org.name,
         admin_email: parsed.admin.email,
-        one_time_password: parsed.one_time_password,
+        setup_link: parsed.setup_link,
+        setup_path: parsed.setup_path,
+        setup_link_days: parsed.setup_link_days,
     })
 }
 
@@ -227,14 +235,20 @@ fn spinner() -> ProgressBar {
     bar
 }
 
-pub fn print_credentials(p: &Provisioned) {
+/// Prints where the administrator sets up their account; `base` is the instance's address
+/// with a trailing `/`.
+pub fn print_credentials(p: &Provisioned, base: &str) {
     println!(
         "Provisioned a new NEXUS instance in {}",
         p.state_dir.display()
     );
     println!(
-        "Log in as {} with the one-time password: {}",
-        p.admin_email, p.one_time_password
+        "Set up the administrator {} within {} days at: {base}{}",
+        p.admin_email, p.setup_link_days, p.setup_path
     );
-    println!("(You will choose your own password after logging in; this one is not shown again.)");
+    println!(
+        "(The link works once and is not shown again. Lost it? \
+         `nexusctl users reset-password {}` prints a one-time password.)",
+        p.admin_email
+    );
 }

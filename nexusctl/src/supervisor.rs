@@ -145,9 +145,12 @@ async fn supervise(
     dir.write_record(&record)?;
 
     // Printed before anything can fail, so a first start that fails (a busy port, say)
-    // does not lose the only copy of the administrator's password.
-    if let Some(p) = first_run {
-        print_credentials(p);
+    // does not lose the only copy of the administrator's setup link; with port 0 the
+    // address is only known once the daemon has bound, so it waits for that.
+    let mut credentials = first_run;
+    if let Some(p) = credentials.filter(|_| !record.url.ends_with(":0/")) {
+        print_credentials(p, &record.url);
+        credentials = None;
     }
 
     let (trigger, token) = tokio_util_lite::pair();
@@ -200,6 +203,9 @@ async fn supervise(
                         if pending_ready > 0 {
                             pending_ready -= 1;
                             if pending_ready == 0 {
+                                if let Some(p) = credentials.take() {
+                                    print_credentials(p, &record.url);
+                                }
                                 println!("NEXUS is ready at {}", record.url);
                                 println!("Press Ctrl-C to stop.");
                             }

@@ -94,7 +94,11 @@ fn init_provisions_once() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["admin_email"], "boss@example.org");
-    assert_eq!(v["one_time_password"].as_str().unwrap().len(), 23);
+    let link = v["setup_link"].as_str().unwrap();
+    assert!(link.starts_with("http://127.0.0.1:"), "{link}");
+    let token = link.split_once("/setup#token=").unwrap().1;
+    assert!(token.len() >= 40, "{link}");
+    assert_eq!(v["setup_link_days"], 7);
     for f in ["config.toml", "nexus.db", "secrets/session.key"] {
         assert!(dir.join(f).exists(), "{f} missing");
     }
@@ -233,15 +237,17 @@ fn up_status_crash_restart_and_stop() {
     // Port 0: the daemon picks a free port and nexusctl reports the one it got.
     let mut up = Up::start(&dir, "127.0.0.1:0");
     let lines = up.wait_for("NEXUS is ready at", Duration::from_secs(60));
-    assert!(
-        lines.iter().any(|l| l.contains("one-time password: ")),
-        "first run prints the login: {lines:?}"
-    );
     let url = lines
         .last()
         .unwrap()
         .trim_start_matches("NEXUS is ready at ")
         .to_owned();
+    // Port 0: the link waits for the port the daemon got, then names it.
+    let setup = format!("within 7 days at: {url}setup#token=");
+    assert!(
+        lines.iter().any(|l| l.contains(&setup)),
+        "first run prints the setup link ({setup}): {lines:?}"
+    );
     assert!(
         url.starts_with("http://127.0.0.1:") && !url.starts_with("http://127.0.0.1:0/"),
         "{url}"
@@ -308,7 +314,7 @@ fn up_status_crash_restart_and_stop() {
     // The second run reuses the instance and prints no password.
     let mut up = Up::start(&dir, "127.0.0.1:0");
     let lines = up.wait_for("NEXUS is ready at", Duration::from_secs(60));
-    assert!(!lines.iter().any(|l| l.contains("one-time password")));
+    assert!(!lines.iter().any(|l| l.contains("setup#token")));
     let stop = run(&["stop", "--state-dir", dir.to_str().unwrap()]);
     assert!(stop.status.success());
     assert_eq!(up.child.wait().unwrap().code(), Some(0));
@@ -609,6 +615,7 @@ fn audit_log_is_verified_and_exported() {
         [
             "org.created",
             "user.created",
+            "account.setup_link_created",
             "user.created",
             "user.created",
             "user.disabled"
@@ -628,7 +635,7 @@ fn audit_log_is_verified_and_exported() {
     let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(
         (v["intact"].as_bool(), v["records"].as_u64()),
-        (Some(true), Some(5))
+        (Some(true), Some(6))
     );
     assert!(dir.join("audit.head").is_file(), "the head is kept");
 
@@ -637,14 +644,14 @@ fn audit_log_is_verified_and_exported() {
     tamper(
         &dir,
         "DROP TRIGGER nexus_audit_no_update; DROP TRIGGER nexus_audit_no_delete; \
-         DELETE FROM nexus_audit WHERE seq = 5; \
+         DELETE FROM nexus_audit WHERE seq = 6; \
          UPDATE nexus_audit SET actor = 'someone else' WHERE seq = 2;",
     );
     let bad = run(&["--state-dir", d, "audit", "verify"]);
     assert_eq!(bad.status.code(), Some(3));
     let out = text(&bad.stdout);
     assert!(out.contains("record 2 was edited"), "{out}");
-    assert!(out.contains("record 5 (the newest"), "{out}");
+    assert!(out.contains("record 6 (the newest"), "{out}");
     assert!(
         text(&bad.stderr).contains("tampered"),
         "{}",

@@ -85,6 +85,24 @@ pub struct NewUser {
     pub must_change_password: bool,
 }
 
+/// What a one-use link for an account is for; a link of one kind never works as the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    /// A password reset requested by e-mail: a new password, then a normal login.
+    Reset,
+    /// First-login setup printed by `nexusctl init`: a password, and signed in at once.
+    Setup,
+}
+
+impl LinkPurpose {
+    pub fn audit_action(self) -> &'static str {
+        match self {
+            Self::Reset => "password.reset_requested",
+            Self::Setup => "account.setup_link_created",
+        }
+    }
+}
+
 /// A login session. Only the SHA-256 of its token is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {

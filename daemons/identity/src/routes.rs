@@ -40,6 +40,9 @@ pub fn router(state: RouteState) -> Router {
             post(complete_password_reset),
         )
         .route("/api/session/logout-everywhere", post(logout_everywhere))
+        .route("/api/setup", post(complete_setup))
+        .route("/api/account/sessions", get(list_sessions))
+        .route("/api/account/sessions/{id}", delete(end_session))
         .route("/api/admin/audit", get(audit_log))
         .route("/api/whoami", get(whoami))
         .route("/api/tokens", get(list_tokens).post(create_token))
@@ -246,12 +249,17 @@ async fn login(
     ClientAddr(client): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    match state
+    let outcome = state
         .service
         .login(&req.email, &req.password, &client)
-        .await?
-    {
-        LoginOutcome::Session(login) => logged_in(&state, &login).await,
+        .await?;
+    login_answer(&state, outcome).await
+}
+
+/// A session with its cookie, or the challenge for the second step.
+async fn login_answer(state: &RouteState, outcome: LoginOutcome) -> Result<Response, ApiError> {
+    match outcome {
+        LoginOutcome::Session(login) => logged_in(state, &login).await,
         LoginOutcome::SecondFactor(challenge) => Ok(no_store(ApiJson(MfaChallengeResponse {
             mfa: MfaChallengeView {
                 challenge: challenge.token,
@@ -299,6 +307,20 @@ async fn complete_password_reset(
         .complete_password_reset(&req.token, &req.new_password, &client)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// First-login setup: the link printed by `nexusctl init` sets the owner's password and
+/// signs them in, like a login (a second factor, if one exists by then, is still asked).
+async fn complete_setup(
+    State(state): State<RouteState>,
+    ClientAddr(client): ClientAddr,
+    ApiJson(req): ApiJson<PasswordResetComplete>,
+) -> Result<Response, ApiError> {
+    let outcome = state
+        .service
+        .complete_setup(&req.token, &req.new_password, &client)
+        .await?;
+    login_answer(&state, outcome).await
 }
 
 /// An answer that carries a session, a secret or personal data: never cached.
@@ -366,6 +388,31 @@ async fn logout_everywhere(
         .end_sessions(&auth.user, None, &user_actor(&auth.user, &client))
         .await?;
     cleared(&state)
+}
+
+/// The caller's sessions, so they can spot one they do not recognise.
+async fn list_sessions(
+    State(state): State<RouteState>,
+    auth: Authenticated,
+) -> Result<Response, ApiError> {
+    let sessions = state.service.sessions(&auth).await?;
+    Ok(no_store(ApiJson(
+        serde_json::json!({ "sessions": sessions }),
+    )))
+}
+
+/// Ends one of the caller's sessions (another device); its cookie stops working at once.
+async fn end_session(
+    State(state): State<RouteState>,
+    ClientAddr(client): ClientAddr,
+    auth: Authenticated,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .service
+        .end_session(&auth, &id, &user_actor(&auth.user, &client))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, serde::Deserialize)]

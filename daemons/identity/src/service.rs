@@ -11,6 +11,7 @@ use nexus_store::OrgId;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::authz::Authenticated;
 use crate::error::{IdentityError, Result};
 use crate::model::{ApiToken, OAuthClient};
 use crate::model::{NewUser, Organization, Role, Session, User};
@@ -62,12 +63,32 @@ pub enum LoginOutcome {
     SecondFactor(mfa::MfaChallenge),
 }
 
-/// What provisioning created; the one-time password is shown once and never stored.
+/// What provisioning created. The setup link's token is shown once; only its hash is kept.
 #[derive(Debug, Clone)]
 pub struct Provisioned {
     pub org: Organization,
     pub admin: User,
-    pub one_time_password: String,
+    /// Goes into the first-login link, `<public URL>setup#token=…`.
+    pub setup_token: String,
+}
+
+/// A session as its owner sees it in the list of their sessions.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionInfo {
+    /// Names the session without revealing its token or the token's stored hash.
+    pub id: String,
+    pub created_at: chrono::DateTime<Utc>,
+    pub expires_at: chrono::DateTime<Utc>,
+    /// The address the login came from.
+    pub client: String,
+    /// The session this request was made with.
+    pub current: bool,
+}
+
+/// A session's public id: 64 bits of a digest of its stored (already keyed) token hash.
+fn session_id(session: &Session) -> String {
+    let digest = Sha256::digest(format!("nexus-session-id:{}", session.token_hash).as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A new login: the token goes into the cookie, only its hash into the database.
@@ -108,7 +129,8 @@ impl IdentityService {
         &self.store
     }
 
-    /// First-run setup: the first organization and its owner with a one-time password.
+    /// First-run setup: the first organization and its owner, who sets a password through
+    /// the returned one-use link (valid [`recovery::SETUP_LINK_DAYS`] days).
     pub async fn provision(
         &self,
         org_name: &str,
@@ -126,8 +148,8 @@ impl IdentityService {
             ));
         }
         let org = self.store.create_org(&slugify(name), name, actor).await?;
-        let one_time_password = generate_one_time_password();
-        let hash = hash_password(&one_time_password).await?;
+        // A password nobody knows, so the account cannot be used before the link is.
+        let hash = hash_password(&generate_token()).await?;
         let admin = self
             .store
             .create_user(
@@ -142,10 +164,11 @@ impl IdentityService {
                 actor,
             )
             .await?;
+        let setup_token = self.issue_setup_link(&admin, actor).await?;
         Ok(Provisioned {
             org,
             admin,
-            one_time_password,
+            setup_token,
         })
     }
 
@@ -274,6 +297,41 @@ impl IdentityService {
                 keep.map(|s| s.token_hash.as_str()),
                 actor,
             )
+            .await
+    }
+
+    /// The caller's own sessions that have not expired, newest first.
+    pub async fn sessions(&self, auth: &Authenticated) -> Result<Vec<SessionInfo>> {
+        let current = session_id(&auth.session);
+        Ok(self
+            .store
+            .user_sessions(auth.user.org, auth.user.id, Utc::now())
+            .await?
+            .into_iter()
+            .map(|s| {
+                let id = session_id(&s);
+                SessionInfo {
+                    current: id == current,
+                    id,
+                    created_at: s.created_at,
+                    expires_at: s.expires_at,
+                    client: s.client,
+                }
+            })
+            .collect())
+    }
+
+    /// Ends one of the caller's own sessions, named by its [`SessionInfo::id`].
+    pub async fn end_session(&self, auth: &Authenticated, id: &str, actor: &Actor) -> Result<()> {
+        let sessions = self
+            .store
+            .user_sessions(auth.user.org, auth.user.id, Utc::now())
+            .await?;
+        let Some(session) = sessions.iter().find(|s| session_id(s) == id) else {
+            return Err(IdentityError::NotFound(format!("session {id}")));
+        };
+        self.store
+            .delete_session(session.org, &session.token_hash, actor)
             .await
     }
 

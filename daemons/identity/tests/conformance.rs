@@ -219,9 +219,15 @@ async fn sessions_live_and_die(db: &Db) {
         .provision("Acme", "owner@acme.test", &op())
         .await
         .unwrap();
+    // A one-time password, as `nexusctl users reset-password` gives.
+    let otp = f
+        .service
+        .reset_password(p.org.id, &p.admin.email, &op())
+        .await
+        .unwrap();
     let login = f
         .service
-        .login("owner@acme.test", &p.one_time_password, "127.0.0.1")
+        .login("owner@acme.test", &otp, "127.0.0.1")
         .await
         .unwrap()
         .session()
@@ -283,6 +289,12 @@ async fn provision_then_login(db: &Db) {
         .provision("Acme Corp", " Owner@Acme.Test ", &op())
         .await
         .unwrap();
+    // A one-time password, as `nexusctl users reset-password` gives.
+    let otp = f
+        .service
+        .reset_password(p.org.id, &p.admin.email, &op())
+        .await
+        .unwrap();
     assert_eq!(p.org.slug, "acme-corp");
     assert_eq!(p.admin.email, "owner@acme.test");
     assert_eq!(p.admin.role, Role::Owner);
@@ -293,7 +305,7 @@ async fn provision_then_login(db: &Db) {
     ));
     let login = f
         .service
-        .login("OWNER@acme.test", &p.one_time_password, "10.0.0.1")
+        .login("OWNER@acme.test", &otp, "10.0.0.1")
         .await
         .unwrap()
         .session()
@@ -345,6 +357,12 @@ async fn wrong_passwords_are_throttled(db: &Db) {
         .provision("Acme", "owner@acme.test", &op())
         .await
         .unwrap();
+    // A one-time password, as `nexusctl users reset-password` gives.
+    let otp = f
+        .service
+        .reset_password(p.org.id, &p.admin.email, &op())
+        .await
+        .unwrap();
     for _ in 0..3 {
         let r = f
             .service
@@ -353,11 +371,7 @@ async fn wrong_passwords_are_throttled(db: &Db) {
         assert!(matches!(r, Err(IdentityError::InvalidCredentials)), "{r:?}");
     }
     // Locked now, even with the right password and from another address.
-    match f
-        .service
-        .login("owner@acme.test", &p.one_time_password, "192.0.2.99")
-        .await
-    {
+    match f.service.login("owner@acme.test", &otp, "192.0.2.99").await {
         Err(IdentityError::Throttled { retry_after_secs }) => assert!(retry_after_secs >= 1),
         other => panic!("expected Throttled, got {other:?}"),
     }
@@ -370,22 +384,28 @@ async fn password_change_rules(db: &Db) {
         .provision("Acme", "owner@acme.test", &op())
         .await
         .unwrap();
+    // A one-time password, as `nexusctl users reset-password` gives.
+    let otp = f
+        .service
+        .reset_password(p.org.id, &p.admin.email, &op())
+        .await
+        .unwrap();
     let first = f
         .service
-        .login("owner@acme.test", &p.one_time_password, "a")
+        .login("owner@acme.test", &otp, "a")
         .await
         .unwrap()
         .session()
         .unwrap();
     let second = f
         .service
-        .login("owner@acme.test", &p.one_time_password, "b")
+        .login("owner@acme.test", &otp, "b")
         .await
         .unwrap()
         .session()
         .unwrap();
     let (session, user, _) = f.service.authenticate(&first.token).await.unwrap().unwrap();
-    let otp = &p.one_time_password;
+    let otp = &otp;
     assert!(matches!(
         f.service
             .change_password(&session, &user, "wrong", "a much better passphrase", &op())
@@ -1044,7 +1064,14 @@ async fn password_reset_links(db: &Db) {
 
     // Expired links and disabled accounts do not work.
     f.store
-        .create_password_reset(org.id, ann.id, "expired-hash", chrono::Utc::now(), &op())
+        .create_password_reset(
+            org.id,
+            ann.id,
+            "expired-hash",
+            chrono::Utc::now(),
+            nexus_identity::model::LinkPurpose::Reset,
+            &op(),
+        )
         .await
         .unwrap();
     assert!(

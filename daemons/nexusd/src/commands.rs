@@ -280,15 +280,20 @@ async fn identity_service(
         apps: std::sync::Arc::new(Vec::new()),
         secrets_dir: cfg.state_dir.join("secrets"),
         shutdown: CancellationToken::new(),
-        public_url: cfg.public_url(
-            cfg.listen_addr()
-                .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
-        ),
+        public_url: public_url(cfg),
         // Operator commands send no e-mail.
         mailer: nexus_runtime::mail::Mailer::disabled(),
     };
     let service = nexus_identity::service(&ctx).map_err(|message| Failure { code: 1, message })?;
     Ok((service, db))
+}
+
+/// Where browsers reach this instance, as the daemon will announce it once it listens.
+fn public_url(cfg: &Config) -> String {
+    cfg.public_url(
+        cfg.listen_addr()
+            .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
+    )
 }
 
 /// Operator mistakes (unknown user, bad input, conflicts) exit 2; the rest 1.
@@ -310,18 +315,23 @@ async fn provision(cfg: Config, args: &ProvisionArgs) -> Result<(), Failure> {
         .await;
     db.close().await;
     let p = provisioned.map_err(identity_failure)?;
+    let path = format!("setup#token={}", p.setup_token);
+    let link = format!("{}{path}", public_url(&cfg));
     if args.json {
         let out = serde_json::json!({
             "org": { "id": p.org.id.to_string(), "slug": p.org.slug, "name": p.org.name },
             "admin": { "id": p.admin.id.to_string(), "email": p.admin.email },
-            "one_time_password": p.one_time_password,
+            "setup_link": link,
+            "setup_path": path,
+            "setup_link_days": nexus_identity::service::recovery::SETUP_LINK_DAYS,
         });
         println!("{out}");
     } else {
         println!("Organization: {} ({})", p.org.name, p.org.slug);
         println!(
-            "Log in as {} with the one-time password: {}",
-            p.admin.email, p.one_time_password
+            "Set up the administrator {} within {} days at: {link}",
+            p.admin.email,
+            nexus_identity::service::recovery::SETUP_LINK_DAYS
         );
     }
     Ok(())

@@ -135,7 +135,7 @@ impl TestServer {
         Ok((status, String::from_utf8_lossy(&body).into_owned()))
     }
 
-    /// Creates the first organization and its owner; returns (e-mail, one-time password).
+    /// Creates the first organization and its owner; returns (e-mail, setup link token).
     pub async fn provision(&self) -> Result<(String, String)> {
         let svc = nexus_identity::service(&self.running().ctx).map_err(anyhow::Error::msg)?;
         let p = svc
@@ -145,7 +145,25 @@ impl TestServer {
                 &nexus_store::audit::Actor::system(),
             )
             .await?;
-        Ok((p.admin.email, p.one_time_password))
+        Ok((p.admin.email, p.setup_token))
+    }
+
+    /// What `nexusctl users reset-password` does: a new one-time password for `email` in
+    /// the only organization, which must be replaced at the next login.
+    pub async fn operator_reset_password(&self, email: &str) -> Result<String> {
+        let svc = nexus_identity::service(&self.running().ctx).map_err(anyhow::Error::msg)?;
+        let org = svc.resolve_org(None).await?;
+        Ok(svc
+            .reset_password(org.id, email, &nexus_store::audit::Actor::system())
+            .await?)
+    }
+
+    /// Opens the setup link from provisioning with `password`; returns the session cookie.
+    pub async fn setup(&self, token: &str, password: &str) -> Result<String> {
+        let body = serde_json::json!({ "token": token, "new_password": password });
+        let resp = self.post_json("/api/setup", None, &body).await?;
+        anyhow::ensure!(resp.status() == 200, "setup failed: {}", resp.status());
+        session_cookie(&resp)
     }
 
     /// Logs in and returns the session cookie (`nexus_session=…`).
@@ -157,14 +175,7 @@ impl TestServer {
             .send()
             .await?;
         anyhow::ensure!(resp.status() == 200, "login failed: {}", resp.status());
-        let cookie = resp
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .context("no session cookie")?
-            .to_owned();
-        Ok(cookie)
+        session_cookie(&resp)
     }
 
     /// A user's first login: logs in with the one-time password, replaces it with `new`
@@ -268,4 +279,15 @@ impl TestServer {
         }
         Ok(())
     }
+}
+
+/// The `nexus_session=…` pair from a response's `Set-Cookie`.
+fn session_cookie(resp: &reqwest::Response) -> Result<String> {
+    Ok(resp
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("no session cookie")?
+        .to_owned())
 }

@@ -12,14 +12,18 @@ use chrono::Utc;
 use nexus_runtime::mail::Mailer;
 
 use super::{EndSessions, IdentityService, check_strength, generate_token, hash_password};
-use super::{normalize_email, user_actor};
+use super::{LoginOutcome, normalize_email, user_actor};
 use crate::error::{IdentityError, Result};
-use crate::model::User;
+use crate::model::{LinkPurpose, User};
 use crate::throttle::Throttle;
 use nexus_store::audit::Actor;
 
 /// How long a reset link works.
 pub const RESET_LINK_MINUTES: i64 = 60;
+
+/// How long the first-login setup link from `nexusctl init` works: long enough to set a
+/// machine up today and log in tomorrow. After that, `nexusctl users reset-password`.
+pub const SETUP_LINK_DAYS: i64 = 7;
 
 /// Where reset mails go out and what their links point at.
 #[derive(Debug, Clone)]
@@ -120,14 +124,27 @@ impl IdentityService {
 
     /// Creates a reset link's token for `user` (replacing older links); returns the token.
     pub async fn issue_password_reset(&self, user: &User, actor: &Actor) -> Result<String> {
+        self.issue_link(user, LinkPurpose::Reset, actor).await
+    }
+
+    /// Creates the first-login setup link's token for `user` (replacing older links).
+    pub async fn issue_setup_link(&self, user: &User, actor: &Actor) -> Result<String> {
+        self.issue_link(user, LinkPurpose::Setup, actor).await
+    }
+
+    async fn issue_link(&self, user: &User, purpose: LinkPurpose, actor: &Actor) -> Result<String> {
         let token = generate_token();
-        let expires = Utc::now() + chrono::TimeDelta::minutes(RESET_LINK_MINUTES);
+        let lifetime = match purpose {
+            LinkPurpose::Reset => chrono::TimeDelta::minutes(RESET_LINK_MINUTES),
+            LinkPurpose::Setup => chrono::TimeDelta::days(SETUP_LINK_DAYS),
+        };
         self.store
             .create_password_reset(
                 user.org,
                 user.id,
-                &self.hash_reset_token(&token),
-                expires,
+                &self.hash_link_token(purpose, &token),
+                Utc::now() + lifetime,
+                purpose,
                 actor,
             )
             .await?;
@@ -142,7 +159,39 @@ impl IdentityService {
         new_password: &str,
         client: &str,
     ) -> Result<()> {
-        let hash = self.hash_reset_token(token.trim());
+        self.redeem_link(LinkPurpose::Reset, token, new_password, client)
+            .await
+            .map(drop)
+    }
+
+    /// Sets the owner's first password through the setup link and signs them in; a second
+    /// factor, if one was added meanwhile, is still asked.
+    pub async fn complete_setup(
+        &self,
+        token: &str,
+        new_password: &str,
+        client: &str,
+    ) -> Result<LoginOutcome> {
+        let user = self
+            .redeem_link(LinkPurpose::Setup, token, new_password, client)
+            .await?;
+        if self.has_second_factor(&user).await? {
+            return Ok(LoginOutcome::SecondFactor(self.challenge(&user)));
+        }
+        self.open_session(user, client, "setup_link")
+            .await
+            .map(|l| LoginOutcome::Session(Box::new(l)))
+    }
+
+    /// Spends a link of `purpose` on a new password; returns the account.
+    async fn redeem_link(
+        &self,
+        purpose: LinkPurpose,
+        token: &str,
+        new_password: &str,
+        client: &str,
+    ) -> Result<User> {
+        let hash = self.hash_link_token(purpose, token.trim());
         let now = Utc::now();
         let (org, id) = self
             .store
@@ -169,10 +218,19 @@ impl IdentityService {
             .await?;
         // Whoever holds the mailbox may log in again at once.
         self.throttle.record_success(&user.email);
-        Ok(())
+        Ok(User {
+            must_change_password: false,
+            ..user
+        })
     }
 
-    fn hash_reset_token(&self, token: &str) -> String {
-        self.hash_token(&format!("password-reset:{token}"))
+    /// The stored hash of a link token; the purpose is part of it, so a reset link's token
+    /// is no setup link's and the other way round.
+    fn hash_link_token(&self, purpose: LinkPurpose, token: &str) -> String {
+        let domain = match purpose {
+            LinkPurpose::Reset => "password-reset",
+            LinkPurpose::Setup => "account-setup",
+        };
+        self.hash_token(&format!("{domain}:{token}"))
     }
 }

@@ -79,6 +79,13 @@ pub trait IdentityStore:
     async fn create_session(&self, session: &Session, method: &str, actor: &Actor) -> Result<()>;
     /// Looks a session up by its token hash (the token identifies the tenant).
     async fn session(&self, token_hash: &str) -> Result<Option<Session>>;
+    /// A user's sessions that have not expired at `now`, newest first.
+    async fn user_sessions(
+        &self,
+        org: OrgId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>>;
     /// Ends one session (a logout).
     async fn delete_session(&self, org: OrgId, token_hash: &str, actor: &Actor) -> Result<()>;
     /// Ends every session of a user except `keep`; returns how many ended.
@@ -168,13 +175,15 @@ pub trait CredentialStore: Send + Sync {
     /// Removes the authenticator and the recovery codes; false when there was none.
     async fn remove_totp(&self, org: OrgId, user: UserId, actor: &Actor) -> Result<bool>;
 
-    /// Records a password reset link (by its token's hash), replacing the user's older ones.
+    /// Records a one-use password link (by its token's hash), replacing the user's older
+    /// ones; `purpose` names it in the audit log.
     async fn create_password_reset(
         &self,
         org: OrgId,
         user: UserId,
         token_hash: &str,
         expires_at: DateTime<Utc>,
+        purpose: crate::model::LinkPurpose,
         actor: &Actor,
     ) -> Result<()>;
     /// The account an unused, unexpired reset link belongs to (the link names the tenant).

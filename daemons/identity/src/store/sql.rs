@@ -371,6 +371,24 @@ macro_rules! sql_store {
                 Ok(row.map(Into::into))
             }
 
+            async fn user_sessions(
+                &self,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> crate::error::Result<Vec<crate::model::Session>> {
+                let rows: Vec<crate::store::SessionRow> = sqlx::query_as(
+                    "SELECT token_hash, org_id, user_id, created_at, expires_at, client FROM sessions \
+                     WHERE org_id = $1 AND user_id = $2 AND expires_at > $3 ORDER BY created_at DESC",
+                )
+                .bind(org)
+                .bind(user)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
             async fn delete_session(
                 &self,
                 org: nexus_store::OrgId,

@@ -216,6 +216,7 @@ macro_rules! sql_credential_store {
                 user: crate::model::UserId,
                 token_hash: &str,
                 expires_at: chrono::DateTime<chrono::Utc>,
+                purpose: crate::model::LinkPurpose,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
                 let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
@@ -238,7 +239,7 @@ macro_rules! sql_credential_store {
                 let record = nexus_store::audit::NewRecord::new(
                     Some(org),
                     actor,
-                    "password.reset_requested",
+                    purpose.audit_action(),
                     format!("user:{user}"),
                     serde_json::json!({ "expires_at": expires_at }),
                 );

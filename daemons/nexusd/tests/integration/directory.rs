@@ -24,9 +24,9 @@ async fn start(backend: Backend) -> Option<Org> {
     let s = TestServer::start_with(nexusd::apps::all(), backend, |_| {})
         .await
         .unwrap()?;
-    let (email, otp) = s.provision().await.unwrap();
+    let (_, setup) = s.provision().await.unwrap();
     let owner = s
-        .first_login(&email, &otp, "a long passphrase for the boss")
+        .setup(&setup, "a long passphrase for the boss")
         .await
         .unwrap();
     let (_, me) = s.get_json("/api/session", Some(&owner)).await.unwrap();

@@ -8,11 +8,8 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn passkey_ceremonies_hand_out_options_and_refuse_bad_answers() {
     let s = TestServer::start(nexusd::apps::all()).await.unwrap();
-    let (email, otp) = s.provision().await.unwrap();
-    let cookie = s
-        .first_login(&email, &otp, "a long passphrase for keys")
-        .await
-        .unwrap();
+    let (email, setup) = s.provision().await.unwrap();
+    let cookie = s.setup(&setup, "a long passphrase for keys").await.unwrap();
 
     // Registration: options for navigator.credentials.create, bound to this instance.
     let (status, begun) = s
@@ -158,11 +155,8 @@ async fn passkeys_are_off_with_a_clear_error_at_a_bare_ip_address() {
     .await
     .unwrap()
     .unwrap();
-    let (email, otp) = s.provision().await.unwrap();
-    let cookie = s
-        .first_login(&email, &otp, "a long passphrase for keys")
-        .await
-        .unwrap();
+    let (_, setup) = s.provision().await.unwrap();
+    let cookie = s.setup(&setup, "a long passphrase for keys").await.unwrap();
     let (status, err) = s
         .call(
             "POST",

@@ -42,8 +42,9 @@ async fn reset_link_by_mail_sets_a_new_password_once() {
     let Some((smtp, s)) = server_with_mail().await else {
         return;
     };
-    let (email, otp) = s.provision().await.unwrap();
-    let old_session = s.login(&email, &otp).await.unwrap();
+    let (email, setup) = s.provision().await.unwrap();
+    let first = "the first passphrase chosen";
+    let old_session = s.setup(&setup, first).await.unwrap();
 
     // Known and unknown addresses get the same answer; only the known one gets mail.
     for who in ["nobody@test.example", email.as_str()] {
@@ -77,6 +78,17 @@ async fn reset_link_by_mail_sets_a_new_password_once() {
             .contains(&public),
         "the link points at the instance: {mail}"
     );
+
+    // A reset link is no setup link: it does not sign anyone in directly.
+    let as_setup = s
+        .post_json(
+            "/api/setup",
+            None,
+            &json!({ "token": token, "new_password": "a fine new passphrase" }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(code(as_setup).await, codes::AUTH_RESET_LINK_INVALID);
 
     // A weak password does not spend the link; a bad link is refused with a clear code.
     let weak = s
@@ -121,7 +133,7 @@ async fn reset_link_by_mail_sets_a_new_password_once() {
         .await
         .unwrap();
     assert_eq!(code(again).await, codes::AUTH_RESET_LINK_INVALID);
-    assert!(s.login(&email, &otp).await.is_err());
+    assert!(s.login(&email, first).await.is_err());
     let me = s
         .client
         .get(s.url("/api/session"))

@@ -228,7 +228,8 @@ async fn admin_endpoints_live_only_on_the_admin_socket() {
 }
 
 async fn login_flow(s: &TestServer) {
-    let (email, otp) = s.provision().await.unwrap();
+    let (email, _) = s.provision().await.unwrap();
+    let otp = s.operator_reset_password(&email).await.unwrap();
 
     let bad = s
         .client
@@ -359,6 +360,8 @@ async fn login_flow(s: &TestServer) {
         [
             "org.created",
             "user.created",
+            "account.setup_link_created",
+            "user.password_reset",
             "session.login_failed",
             "session.login",
             "user.password_changed",
@@ -366,14 +369,14 @@ async fn login_flow(s: &TestServer) {
             "session.login"
         ]
     );
-    assert_eq!(records[2]["source"], "127.0.0.1");
+    assert_eq!(records[4]["source"], "127.0.0.1");
     assert!(
-        records[4]["actor"]
+        records[6]["actor"]
             .as_str()
             .unwrap()
             .starts_with("owner@test.example (")
     );
-    assert_eq!(audit["next_after"], records[6]["seq"]);
+    assert_eq!(audit["next_after"], records[8]["seq"]);
     let bad = s
         .client
         .get(s.url("/api/admin/audit?after=soon"))
@@ -638,7 +641,9 @@ async fn slow_requests_time_out_with_a_code() {
 #[tokio::test]
 async fn brute_force_is_throttled_with_retry_after() {
     let s = TestServer::start(apps()).await.unwrap();
-    let (email, otp) = s.provision().await.unwrap();
+    let (email, setup) = s.provision().await.unwrap();
+    let right = "the right passphrase here";
+    s.setup(&setup, right).await.unwrap();
     let attempt = |password: &str| {
         s.client
             .post(s.url("/api/session"))
@@ -648,7 +653,7 @@ async fn brute_force_is_throttled_with_retry_after() {
     for _ in 0..5 {
         assert_eq!(attempt("guess").await.unwrap().status(), 401);
     }
-    let locked = attempt(&otp).await.unwrap();
+    let locked = attempt(right).await.unwrap();
     assert_eq!(
         locked.status(),
         429,

@@ -54,6 +54,7 @@ struct Beta {
     client_secret: String,
     group: String,
     role: String,
+    session_id: String,
 }
 
 impl Beta {
@@ -66,6 +67,7 @@ impl Beta {
             &self.client_id,
             &self.group,
             &self.role,
+            &self.session_id,
             "Beta Ltd",
             "Beta Group",
             "Beta Role",
@@ -206,6 +208,14 @@ fn request_for(method: &str, path: &str, b: &Beta) -> Option<(String, Option<Val
             body(json!({ "name": "walk", "scopes": ["profile"], "expires_in_days": 1 })),
         ),
         ("DELETE", "/api/tokens/{id}") => (format!("/api/tokens/{}", b.token_id), None),
+        ("POST", "/api/setup") => (
+            path.to_owned(),
+            body(json!({ "token": b.token_id, "new_password": "a long enough passphrase" })),
+        ),
+        ("GET", "/api/account/sessions") => (path.to_owned(), None),
+        ("DELETE", "/api/account/sessions/{id}") => {
+            (format!("/api/account/sessions/{}", b.session_id), None)
+        }
         ("POST", "/api/admin/clients") => (
             path.to_owned(),
             body(json!({ "name": "walk", "scopes": ["profile"] })),
@@ -239,11 +249,8 @@ async fn setup(backend: Backend) -> Option<(TestServer, String, String, Beta)> {
     let s = TestServer::start_with(nexusd::apps::all(), backend, |_| {})
         .await
         .unwrap()?;
-    let (email, otp) = s.provision().await.unwrap();
-    let alice = s
-        .first_login(&email, &otp, "a strong passphrase for a")
-        .await
-        .unwrap();
+    let (_, setup) = s.provision().await.unwrap();
+    let alice = s.setup(&setup, "a strong passphrase for a").await.unwrap();
     let alice_token = s.create_token(&alice, ADMIN_SCOPES).await.unwrap().0;
 
     let svc = nexus_identity::service(&s.running().ctx).unwrap();
@@ -307,6 +314,11 @@ async fn setup(backend: Backend) -> Option<(TestServer, String, String, Beta)> {
         let (status, body) = s.call("PUT", &path, Some(&cookie), None).await.unwrap();
         assert_eq!(status, 204, "{path}: {body}");
     }
+    let (_, sessions) = s
+        .get_json("/api/account/sessions", Some(&cookie))
+        .await
+        .unwrap();
+    let session_id = sessions["sessions"][0]["id"].as_str().unwrap().to_owned();
     let b = Beta {
         org: beta.id.to_string(),
         user: bob.id.to_string(),
@@ -318,6 +330,7 @@ async fn setup(backend: Backend) -> Option<(TestServer, String, String, Beta)> {
         client_secret: client["client_secret"].as_str().unwrap().to_owned(),
         group,
         role,
+        session_id,
     };
     Some((s, alice, alice_token, b))
 }

@@ -15,11 +15,8 @@ pub(crate) async fn code(resp: reqwest::Response) -> String {
 /// A provisioned server and a session cookie of its owner (password already changed).
 pub(crate) async fn owner_session() -> (TestServer, String) {
     let s = TestServer::start(nexusd::apps::all()).await.unwrap();
-    let (email, otp) = s.provision().await.unwrap();
-    let cookie = s
-        .first_login(&email, &otp, "a much better passphrase")
-        .await
-        .unwrap();
+    let (_, setup) = s.provision().await.unwrap();
+    let cookie = s.setup(&setup, "a much better passphrase").await.unwrap();
     (s, cookie)
 }
 
