@@ -248,7 +248,7 @@ pub fn print_credentials(p: &Provisioned, base: &str) {
     );
     println!(
         "(The link works once and is not shown again. Lost it? \
-         `nexusctl users reset-password {}` prints a one-time password.)",
+         `nexusctl users reset-password --email {}` prints a one-time password.)",
         p.admin_email
     );
 }

@@ -60,6 +60,11 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             "passkeys",
             include_str!("../migrations/sqlite/0007_passkeys.sql"),
         ),
+        Migration::new(
+            8,
+            "link_purpose",
+            include_str!("../migrations/sqlite/0008_link_purpose.sql"),
+        ),
     ],
     postgres: &[
         Migration::new(
@@ -96,6 +101,11 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             7,
             "passkeys",
             include_str!("../migrations/postgres/0007_passkeys.sql"),
+        ),
+        Migration::new(
+            8,
+            "link_purpose",
+            include_str!("../migrations/postgres/0008_link_purpose.sql"),
         ),
     ],
 };

@@ -95,6 +95,14 @@ pub enum LinkPurpose {
 }
 
 impl LinkPurpose {
+    /// As stored in `password_resets.purpose`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reset => "reset",
+            Self::Setup => "setup",
+        }
+    }
+
     pub fn audit_action(self) -> &'static str {
         match self {
             Self::Reset => "password.reset_requested",

@@ -27,6 +27,7 @@ nexus_store::each_backend!(
     api_tokens_and_clients,
     second_factor_totp_and_recovery_codes,
     password_reset_links,
+    setup_and_reset_links_stay_apart,
     oidc_codes_and_refresh_tokens,
     directory_groups_roles_and_branding,
 );
@@ -1000,6 +1001,69 @@ fn fixture_service(f: &Fixture) -> IdentityService {
         b"0123456789abcdef0123456789abcdef".to_vec(),
         tokens,
     )
+}
+
+async fn setup_and_reset_links_stay_apart(db: &Db) {
+    use nexus_identity::service::LoginOutcome;
+    let f = fixture(db).await;
+    let p = f
+        .service
+        .provision("Acme", "owner@acme.test", &op())
+        .await
+        .unwrap();
+    // A reset requested by anybody does not cancel the setup link, and the reset token
+    // is no setup token.
+    let reset = f
+        .service
+        .issue_password_reset(&p.admin, &op())
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.service
+            .complete_setup(&reset, "the chosen first passphrase", "c")
+            .await,
+        Err(IdentityError::ResetLinkInvalid)
+    ));
+    let LoginOutcome::Session(login) = f
+        .service
+        .complete_setup(&p.setup_token, "the chosen first passphrase", "c")
+        .await
+        .unwrap()
+    else {
+        panic!("the setup link signs in");
+    };
+    assert!(!login.user.must_change_password);
+    // Using one link spent the other.
+    assert!(matches!(
+        f.service
+            .complete_password_reset(&reset, "somebody else's passphrase", "c")
+            .await,
+        Err(IdentityError::ResetLinkInvalid)
+    ));
+
+    // And the other way round: after a reset, an old setup link is dead.
+    let setup = f.service.issue_setup_link(&p.admin, &op()).await.unwrap();
+    let reset = f
+        .service
+        .issue_password_reset(&p.admin, &op())
+        .await
+        .unwrap();
+    f.service
+        .complete_password_reset(&reset, "a newer passphrase here", "c")
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.service
+            .complete_setup(&setup, "yet another passphrase", "c")
+            .await,
+        Err(IdentityError::ResetLinkInvalid)
+    ));
+    assert!(
+        f.service
+            .login("owner@acme.test", "a newer passphrase here", "c")
+            .await
+            .is_ok()
+    );
 }
 
 async fn password_reset_links(db: &Db) {

@@ -23,7 +23,7 @@ pub enum Command {
     Migrate(ConfigArgs),
     /// Check the configuration and report every problem at once.
     Configtest(ConfigtestArgs),
-    /// Create the first organization and its administrator; print the one-use setup link.
+    /// Create the first organization and its administrator; print the administrator's setup link.
     Provision(ProvisionArgs),
     /// Manage users: add, list, disable, enable, reset-password, reset-mfa.
     Users {

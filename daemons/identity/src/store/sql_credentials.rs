@@ -220,20 +220,23 @@ macro_rules! sql_credential_store {
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
                 let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
-                // Only the newest link works: a forwarded or leaked older mail is useless.
-                sqlx::query("DELETE FROM password_resets WHERE org_id = $1 AND user_id = $2 AND used_at IS NULL")
+                // Only the newest link of a kind works: a forwarded or leaked older mail is
+                // useless, and a reset request cannot cancel a setup link.
+                sqlx::query("DELETE FROM password_resets WHERE org_id = $1 AND user_id = $2 AND used_at IS NULL AND purpose = $3")
                     .bind(org)
                     .bind(user)
+                    .bind(purpose.as_str())
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query(
-                    "INSERT INTO password_resets (token_hash, org_id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO password_resets (token_hash, org_id, user_id, created_at, expires_at, purpose) VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(token_hash)
                 .bind(org)
                 .bind(user)
                 .bind(chrono::Utc::now())
                 .bind(expires_at)
+                .bind(purpose.as_str())
                 .execute(&mut *tx)
                 .await?;
                 let record = nexus_store::audit::NewRecord::new(
@@ -280,6 +283,13 @@ macro_rules! sql_credential_store {
                 let Some((org, user)) = row else {
                     return Ok(false);
                 };
+                // One link used spends the others: a setup link left lying around must not
+                // set the password again after a reset, nor the other way round.
+                sqlx::query("DELETE FROM password_resets WHERE org_id = $1 AND user_id = $2 AND used_at IS NULL")
+                    .bind(org)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
                 let record = nexus_store::audit::NewRecord::new(
                     Some(org),
                     actor,
