@@ -90,9 +90,9 @@ STATE=$TMP/state
 say "provisioning and starting NEXUS on 127.0.0.1:$NPORT"
 "$BIN/nexusctl" init --json --state-dir "$STATE" --listen "127.0.0.1:$NPORT" >"$TMP/init.json" 2>"$TMP/init.log" ||
   { cat "$TMP/init.log" >&2; die "nexusctl init failed"; }
-OTP=$(sed -n 's/.*"one_time_password": *"\([^"]*\)".*/\1/p' "$TMP/init.json")
+SETUP=$(sed -n 's/.*"setup_link": *"[^"]*#token=\([^"]*\)".*/\1/p' "$TMP/init.json")
 EMAIL=$(sed -n 's/.*"admin_email": *"\([^"]*\)".*/\1/p' "$TMP/init.json")
-[ -n "$OTP" ] && [ -n "$EMAIL" ] || { cat "$TMP/init.json" >&2; die "no credentials in nexusctl init --json"; }
+[ -n "$SETUP" ] && [ -n "$EMAIL" ] || { cat "$TMP/init.json" >&2; die "no setup link in nexusctl init --json"; }
 "$BIN/nexusctl" up --state-dir "$STATE" >"$TMP/up.log" 2>&1 &
 UP_PID=$!
 for ((i = 0; i < 300; i++)); do grep -q "NEXUS is ready at" "$TMP/up.log" && break; sleep 0.1; done
@@ -100,9 +100,8 @@ grep -q "NEXUS is ready at" "$TMP/up.log" || { cat "$TMP/up.log" >&2; die "nexus
 
 PASSWORD="benchmark passphrase $$"
 post() { curl -fsS -b "$TMP/jar" -c "$TMP/jar" -H 'Content-Type: application/json' -d "$2" "$BASE$1"; }
-post /api/session "{\"email\":\"$EMAIL\",\"password\":\"$OTP\"}" >/dev/null || die "login failed"
-post /api/session/password "{\"current_password\":\"$OTP\",\"new_password\":\"$PASSWORD\"}" >/dev/null ||
-  die "password change failed"
+post /api/setup "{\"token\":\"$SETUP\",\"new_password\":\"$PASSWORD\"}" >/dev/null ||
+  die "setting the administrator up through the link failed"
 TOKEN=$(post /api/tokens '{"name":"benchmark","scopes":["profile"],"expires_in_days":1}' |
   sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 [ -n "$TOKEN" ] || die "no token created"

@@ -20,7 +20,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..');
 
 const READY_RE = /ready at (http\S+)/;
-const CREDENTIALS_RE = /Log in as (\S+) with the one-time password: (\S+)/;
+const CREDENTIALS_RE = /Set up the administrator (\S+) within \d+ days at: (\S+)/;
 const STARTUP_TIMEOUT_MS = 30_000;
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 const CHROMIUM_ARGS = [
@@ -208,7 +208,7 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
         const timer = setTimeout(() => {
           reject(
             new Error(
-              `nexusctl up did not print both "ready at <url>" and the one-time login line ` +
+              `nexusctl up did not print both "ready at <url>" and the setup link ` +
                 `within ${STARTUP_TIMEOUT_MS / 1000} s\n${output()}`,
             ),
           );
@@ -218,7 +218,7 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
           const ready = text.match(READY_RE);
           const creds = text.match(CREDENTIALS_RE);
           if (ready) ctx.url = ready[1].replace(/[.,;]+$/, '');
-          if (creds) [, ctx.email, ctx.password] = creds;
+          if (creds) [, ctx.email, ctx.setupLink] = creds;
           if (ready && creds) {
             clearTimeout(timer);
             resolveReady();
@@ -279,7 +279,7 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
   });
 
   step(
-    'logs in through the browser and shows the launcher with precompressed, immutable assets',
+    'sets the administrator up from the printed link and shows the launcher with precompressed, immutable assets',
     async (t) => {
       ctx.browser = await chromium.launch({
         executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
@@ -296,30 +296,18 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
       page.on('pageerror', (err) => consoleErrors.push(String(err)));
 
       try {
+        // Nobody is signed in yet: the address leads to the login page.
         await page.goto(ctx.url, { waitUntil: 'load' });
         await page.waitForURL((u) => u.pathname === '/login', { timeout: 15_000 });
 
-        await page.getByLabel('E-mail').fill(ctx.email);
-        await page.getByLabel('Password').fill(ctx.password);
-        await page.getByRole('button', { name: 'Log in' }).click();
-
-        // A one-time password may have to be replaced first: the app then
-        // lands on /account with a banner. Change it, then go to the Hub.
+        // The link `nexusctl up` printed sets the administrator's password and signs in.
+        assert.ok(ctx.setupLink.startsWith(ctx.url), `${ctx.setupLink} is under ${ctx.url}`);
+        await page.goto(ctx.setupLink, { waitUntil: 'load' });
+        ctx.password = `e2e-${randomBytes(12).toString('base64url')}-Nx`;
+        await page.getByLabel('New password', { exact: true }).fill(ctx.password);
+        await page.getByLabel('Repeat new password').fill(ctx.password);
+        await page.getByRole('button', { name: 'Set password and sign in' }).click();
         const launcher = page.locator('[data-testid=launcher]');
-        const mustChange = page.locator('[data-testid=must-change-password]');
-        await launcher.or(mustChange).first().waitFor({ timeout: 15_000 });
-        if (await mustChange.isVisible()) {
-          t.diagnostic('one-time password must be changed; changing it');
-          const newPassword = `e2e-${randomBytes(12).toString('base64url')}-Nx`;
-          await page.getByLabel('Current password').fill(ctx.password);
-          await page.getByLabel('New password', { exact: true }).fill(newPassword);
-          await page.getByLabel('Repeat new password').fill(newPassword);
-          await page.getByRole('button', { name: 'Change password' }).click();
-          await page.locator('[data-testid=password-changed]').waitFor({ timeout: 15_000 });
-          ctx.password = newPassword;
-          await page.getByRole('link', { name: / home$/ }).click();
-        }
-
         await launcher.waitFor({ timeout: 15_000 });
         ctx.page = page;
         await page.getByTestId('app-tile-hub').waitFor();
@@ -359,6 +347,59 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
       }
     },
     { needs: ['url', 'email'] },
+  );
+
+  step(
+    'the account page lists sessions and ends another device, and issues and revokes an access token',
+    async (t) => {
+      const page = ctx.page;
+      // A second device: a fresh browser context signs in with the same account.
+      const other = await ctx.browser.newContext();
+      try {
+        const phone = await other.newPage();
+        await phone.goto(new URL('/login', ctx.url).href, { waitUntil: 'load' });
+        await phone.getByLabel('E-mail').fill(ctx.email);
+        await phone.getByLabel('Password').fill(ctx.password);
+        await phone.getByRole('button', { name: 'Log in' }).click();
+        await phone.locator('[data-testid=launcher]').waitFor({ timeout: 15_000 });
+
+        await page.goto(new URL('/account', ctx.url).href, { waitUntil: 'load' });
+        const sessions = page.getByTestId('sessions');
+        await sessions.getByTestId('session').nth(1).waitFor({ timeout: 15_000 });
+        assert.equal(await sessions.getByTestId('session').count(), 2, 'this browser and the other one');
+        assert.equal(await sessions.locator('[data-testid=session][data-current=true]').count(), 1);
+        await sessions.getByTestId('session-sign-out').click();
+        await page.getByTestId('session-ended').waitFor({ timeout: 15_000 });
+        assert.equal(await sessions.getByTestId('session').count(), 1);
+        // The other device is signed out: its next page load lands on the login page.
+        await phone.reload({ waitUntil: 'load' });
+        await phone.waitForURL((u) => u.pathname === '/login', { timeout: 15_000 });
+        t.diagnostic('ended the other session from the account page');
+      } finally {
+        await other.close();
+      }
+
+      // An access token: created in the page, shown once, accepted by the API, revoked.
+      const tokens = page.getByTestId('tokens');
+      await tokens.getByRole('button', { name: 'New token' }).click();
+      const form = page.getByTestId('token-form');
+      await form.getByLabel('Token name').fill('e2e script');
+      await form.getByRole('checkbox', { name: 'profile', exact: true }).check();
+      await form.getByRole('button', { name: 'Create token' }).click();
+      const secret = (await page.getByTestId('token-created').getByTestId('one-time-secret').textContent()).trim();
+      const whoami = (token) =>
+        fetch(new URL('/api/whoami', ctx.url), { headers: { authorization: `Bearer ${token}` } });
+      const ok = await whoami(secret);
+      assert.equal(ok.status, 200, `the new token works: ${await ok.text()}`);
+      await page.getByRole('button', { name: 'I have copied it' }).click();
+      await tokens.getByTestId('revoke-token').first().click();
+      await page.getByTestId('revoke-token-confirm').click();
+      await tokens.getByText('Revoked').first().waitFor({ timeout: 15_000 });
+      const refused = await whoami(secret);
+      assert.equal(refused.status, 401, 'a revoked token is refused at once');
+      t.diagnostic('created, used and revoked a personal access token');
+    },
+    { needs: ['page'] },
   );
 
   step(

@@ -9,6 +9,7 @@ import { HubPage } from './pages/HubPage';
 import { LoginPage } from './pages/LoginPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { ResetPasswordPage } from './pages/ResetPasswordPage';
+import { SetupPage } from './pages/SetupPage';
 import { Navigate, useLocation, useNavigate } from './router';
 import { useCatalog, useOrgLogoUrl, useProductName, useSession } from './session';
 
@@ -92,6 +93,7 @@ export function App() {
 
   if (pathname === '/login') return <LoginPage />;
   if (pathname === '/reset-password') return <ResetPasswordPage />;
+  if (pathname === '/setup') return <SetupPage />;
 
   switch (state.status) {
     case 'loading':

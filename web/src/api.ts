@@ -243,6 +243,7 @@ export type KnownErrorCode =
   | 'auth.passkey_ceremony_invalid'
   | 'passkeys.unavailable'
   | 'validation.failed'
+  | 'not_found'
   | 'network.unreachable'
   | 'http.unexpected_response';
 
@@ -516,6 +517,41 @@ const admin = {
 
 // ---- Endpoints -------------------------------------------------------------
 
+/** One of the signed-in user's sessions (`GET /api/account/sessions`), newest first. */
+export interface AccountSession {
+  /** 16 hex characters; not the cookie. */
+  id: string;
+  /** RFC 3339. */
+  created_at: string;
+  expires_at: string;
+  /** The address the session was opened from. */
+  client: string;
+  /** The session this browser is using. */
+  current: boolean;
+}
+
+/** A personal access token (`GET /api/tokens`), revoked and expired ones included. */
+export interface ApiToken {
+  id: string;
+  name: string;
+  scopes: string[];
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+export interface NewApiToken {
+  name: string;
+  scopes: string[];
+  /** 1 to 366; the server's default is 90. */
+  expires_in_days: number;
+}
+
+/** `POST /api/tokens`: the token's record and the token itself (in this answer only). */
+export interface CreatedApiToken extends ApiToken {
+  token: string;
+}
+
 export interface PasskeyInfo {
   id: string;
   name: string;
@@ -553,6 +589,10 @@ export const api = {
   completePasswordReset(token: string, newPassword: string): Promise<void> {
     return request<void>('POST', '/api/password-reset/complete', { token, new_password: newPassword });
   },
+  /** First login with the link `nexusctl init` printed: a session, as `login` answers. */
+  setup(token: string, newPassword: string): Promise<Session | MfaChallenge> {
+    return request<Session | MfaChallenge>('POST', '/api/setup', { token, new_password: newPassword });
+  },
   mfaStatus(options?: RequestOptions): Promise<MfaStatus> {
     return request<MfaStatus>('GET', '/api/account/mfa', undefined, options);
   },
@@ -588,6 +628,26 @@ export const api = {
   },
   logout(): Promise<void> {
     return request<void>('DELETE', '/api/session');
+  },
+  /** Ends every session of the user, this one included. */
+  logoutEverywhere(): Promise<void> {
+    return request<void>('POST', '/api/session/logout-everywhere');
+  },
+  sessions(options?: RequestOptions): Promise<{ sessions: AccountSession[] }> {
+    return request<{ sessions: AccountSession[] }>('GET', '/api/account/sessions', undefined, options);
+  },
+  /** Signs another session out (404 `not_found` when it has already ended). */
+  endSession(id: string): Promise<void> {
+    return request<void>('DELETE', `/api/account/sessions/${encodeURIComponent(id)}`);
+  },
+  tokens(options?: RequestOptions): Promise<{ tokens: ApiToken[] }> {
+    return request<{ tokens: ApiToken[] }>('GET', '/api/tokens', undefined, options);
+  },
+  createToken(token: NewApiToken): Promise<CreatedApiToken> {
+    return request<CreatedApiToken>('POST', '/api/tokens', token);
+  },
+  revokeToken(id: string): Promise<void> {
+    return request<void>('DELETE', `/api/tokens/${encodeURIComponent(id)}`);
   },
   changePassword(currentPassword: string, newPassword: string): Promise<void> {
     return request<void>('POST', '/api/session/password', {

@@ -22,8 +22,9 @@ interface SessionValue {
   refresh: () => Promise<void>;
   /** Records a session the login form just obtained. */
   signedIn: (session: Session) => void;
-  /** Ends the session on the server; throws ApiError when that fails. */
-  logout: () => Promise<void>;
+  /** Ends the session on the server (with `everywhere`, every session of the user); throws
+   *  ApiError when that fails. */
+  logout: (options?: { everywhere?: boolean }) => Promise<void>;
   /** Clears the "must change password" flag after a successful change. */
   passwordChanged: () => void;
   /** Bumped whenever the organization's logo changes, so images of it are fetched afresh. */
@@ -72,9 +73,9 @@ export function SessionProvider({
     setState({ status: 'authenticated', session });
   }, []);
 
-  const logout = useCallback(async () => {
+  const logout = useCallback(async ({ everywhere = false }: { everywhere?: boolean } = {}) => {
     try {
-      await api.logout();
+      await (everywhere ? api.logoutEverywhere() : api.logout());
     } catch (err) {
       // Already logged out is as good as logging out.
       if (!(isApiError(err) && err.status === 401)) throw err;

@@ -3,6 +3,8 @@ import { api, isApiError } from '../api';
 import { Alert, Button, Card, PageHeader, TextField } from '../design';
 import { useCurrentSession, useDocumentTitle, useSession } from '../session';
 import { PasskeysCard } from './PasskeysCard';
+import { SessionsCard } from './SessionsCard';
+import { TokensCard } from './TokensCard';
 import { TwoStepCard } from './TwoStepCard';
 
 const ROLE_LABELS: Record<string, string> = {
@@ -171,6 +173,8 @@ export function AccountPage() {
 
         {!session.must_change_password && <TwoStepCard />}
         {!session.must_change_password && <PasskeysCard />}
+        {!session.must_change_password && <SessionsCard />}
+        {!session.must_change_password && <TokensCard />}
       </div>
     </div>
   );

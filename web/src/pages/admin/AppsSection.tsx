@@ -1,8 +1,18 @@
 import { useRef, useState, type FormEvent } from 'react';
 import { api, type OAuthClient, type RegisteredClient } from '../../api';
-import { Alert, Button, Card, Checkbox, EmptyState, TextAreaField, TextField } from '../../design';
+import { Alert, Button, Card, EmptyState, TextAreaField, TextField } from '../../design';
 import { SCOPES } from './sections';
-import { ActionError, ConfirmAction, LoadView, OneTimeSecret, SectionHeader, Time, errorMessage, useLoad } from './common';
+import {
+  ActionError,
+  ConfirmAction,
+  LoadView,
+  OneTimeSecret,
+  ScopeFieldset,
+  SectionHeader,
+  Time,
+  errorMessage,
+  useLoad,
+} from './common';
 
 function RegisterForm({ onRegistered, onCancel }: { onRegistered: (client: RegisteredClient) => void; onCancel: () => void }) {
   const [name, setName] = useState('');
@@ -46,24 +56,14 @@ function RegisterForm({ onRegistered, onCancel }: { onRegistered: (client: Regis
       <form className="nx-stack" onSubmit={submit} noValidate data-testid="client-form">
         {formError && <Alert tone="danger">{formError}</Alert>}
         <TextField ref={nameRef} label="Name" value={name} error={errors.name} onChange={(e) => setName(e.target.value)} />
-        <fieldset ref={scopesRef} className="nx-fieldset">
-          <legend className="nx-field__label">Scopes</legend>
-          <p className="nx-field__hint">The most a token of this app may carry. You can only grant what you hold yourself.</p>
-          {SCOPES.map((s) => (
-            <Checkbox
-              key={s.name}
-              name="scopes"
-              value={s.name}
-              label={<code>{s.name}</code>}
-              description={s.description}
-              checked={scopes.includes(s.name)}
-              onChange={(e) =>
-                setScopes((prev) => (e.target.checked ? [...prev, s.name] : prev.filter((x) => x !== s.name)))
-              }
-            />
-          ))}
-          {errors.scopes && <span className="nx-field__error">{errors.scopes}</span>}
-        </fieldset>
+        <ScopeFieldset
+          fieldsetRef={scopesRef}
+          offered={SCOPES}
+          selected={scopes}
+          onChange={setScopes}
+          hint="The most a token of this app may carry. You can only grant what you hold yourself."
+          error={errors.scopes}
+        />
         <TextAreaField
           label="Redirect URIs"
           hint="One per line, such as https://wiki.example.com/oauth/callback. Needed for logging in with NEXUS; leave empty for a service that only calls the API."

@@ -1,7 +1,7 @@
 // Small pieces every section of the admin console shares.
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type Dispatch, type ReactNode, type Ref, type SetStateAction } from 'react';
 import { isApiError, type AdminUser } from '../../api';
-import { Alert, Button, SelectField, Spinner } from '../../design';
+import { Alert, Button, Checkbox, SelectField, Spinner } from '../../design';
 import { Link, useLocation } from '../../router';
 
 export function errorMessage(err: unknown): string {
@@ -178,6 +178,7 @@ export function ConfirmAction({
   onConfirm,
   variant = 'secondary',
   testId,
+  accessibleName,
 }: {
   label: string;
   question: ReactNode;
@@ -186,6 +187,8 @@ export function ConfirmAction({
   onConfirm: () => Promise<void>;
   variant?: 'secondary' | 'danger' | 'ghost';
   testId?: string;
+  /** Names the button for assistive technology when `label` alone is ambiguous (one per row). */
+  accessibleName?: string;
 }) {
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -197,13 +200,13 @@ export function ConfirmAction({
 
   if (!asking) {
     return (
-      <Button variant={variant} size="small" onClick={() => setAsking(true)} data-testid={testId}>
+      <Button variant={variant} size="small" onClick={() => setAsking(true)} data-testid={testId} aria-label={accessibleName}>
         {label}
       </Button>
     );
   }
   return (
-    <div className="nx-confirm" role="group" aria-label={label}>
+    <div className="nx-confirm" role="group" aria-label={accessibleName ?? label}>
       <p>{question}</p>
       <div className="nx-row">
         <Button
@@ -310,5 +313,41 @@ export function PickAndAdd({
         {button}
       </Button>
     </div>
+  );
+}
+
+/** Checkboxes for the scopes a token may carry (an app's or a personal one). */
+export function ScopeFieldset({
+  fieldsetRef,
+  offered,
+  selected,
+  onChange,
+  hint,
+  error,
+}: {
+  fieldsetRef: Ref<HTMLFieldSetElement>;
+  offered: readonly { name: string; description: string }[];
+  selected: string[];
+  onChange: Dispatch<SetStateAction<string[]>>;
+  hint: string;
+  error?: string;
+}) {
+  return (
+    <fieldset ref={fieldsetRef} className="nx-fieldset">
+      <legend className="nx-field__label">Scopes</legend>
+      <p className="nx-field__hint">{hint}</p>
+      {offered.map((s) => (
+        <Checkbox
+          key={s.name}
+          name="scopes"
+          value={s.name}
+          label={<code>{s.name}</code>}
+          description={s.description}
+          checked={selected.includes(s.name)}
+          onChange={(e) => onChange((prev) => (e.target.checked ? [...prev, s.name] : prev.filter((x) => x !== s.name)))}
+        />
+      ))}
+      {error && <span className="nx-field__error">{error}</span>}
+    </fieldset>
   );
 }

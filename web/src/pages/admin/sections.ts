@@ -45,6 +45,14 @@ export const SCOPES: { name: string; description: string }[] = [
   { name: 'clients:manage', description: 'register and disable OAuth clients' },
 ];
 
+/** Scopes every signed-in user may give a token; the others are permissions. */
+export const BASE_SCOPES: readonly string[] = ['openid', 'profile', 'email'];
+
+/** The scopes a user holding `permissions` may give a personal access token, in `SCOPES` order. */
+export function tokenScopes(permissions: readonly string[]): { name: string; description: string }[] {
+  return SCOPES.filter((s) => BASE_SCOPES.includes(s.name) || permissions.includes(s.name));
+}
+
 /** Built-in roles in the order a select offers them; only owners may hand out "owner". */
 export function roleChoices(isOwner: boolean): BuiltinRole[] {
   return isOwner ? ['member', 'guest', 'admin', 'owner'] : ['member', 'guest', 'admin'];
