@@ -158,7 +158,7 @@ describe('users', () => {
     });
     renderApp('/admin/users');
     fireEvent.click(await screen.findByRole('button', { name: 'Add user' }));
-    const form = screen.getByTestId('add-user-form');
+    const form = await screen.findByTestId('add-user-form');
 
     // The e-mail is checked before anything is sent.
     fireEvent.click(within(form).getByRole('button', { name: 'Add user' }));
@@ -259,7 +259,7 @@ describe('roles and groups', () => {
     });
     renderApp('/admin/roles');
     fireEvent.click(await screen.findByRole('button', { name: 'New role' }));
-    const form = screen.getByTestId('role-form');
+    const form = await screen.findByTestId('role-form');
     fireEvent.change(within(form).getByLabelText('Name'), { target: { value: 'Auditors' } });
     fireEvent.change(within(form).getByLabelText('Description'), { target: { value: 'Compliance team' } });
     // Descriptions come from the server's catalogue.
@@ -432,7 +432,7 @@ describe('organization, audit and apps', () => {
     });
     renderApp('/admin/apps');
     fireEvent.click(await screen.findByRole('button', { name: 'Register an app' }));
-    const form = screen.getByTestId('client-form');
+    const form = await screen.findByTestId('client-form');
     fireEvent.change(within(form).getByLabelText('Name'), { target: { value: 'Wiki' } });
     fireEvent.click(within(form).getByLabelText('email'));
     fireEvent.click(within(form).getByLabelText('openid'));
