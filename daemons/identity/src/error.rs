@@ -32,6 +32,10 @@ pub enum IdentityError {
     PasskeyRejected(String),
     #[error("no passkey is set up for this address; sign in with your password")]
     NoPasskey,
+    #[error("the directory could not be read: {0}")]
+    DirectoryUnreachable(String),
+    #[error("{0} comes from the directory `{1}`: change it there; the next sync brings it here")]
+    ManagedByDirectory(String, String),
     #[error("{0}")]
     WeakPassword(String),
     #[error("{0}")]
@@ -102,6 +106,12 @@ impl From<IdentityError> for ApiError {
                 ApiError::new(StatusCode::UNAUTHORIZED, codes::AUTH_PASSKEY_REJECTED, msg)
             }
             IdentityError::NoPasskey => ApiError::bad_request(codes::AUTH_NO_PASSKEY, msg),
+            IdentityError::DirectoryUnreachable(_) => {
+                ApiError::bad_request(codes::DIRECTORY_UNREACHABLE, msg)
+            }
+            IdentityError::ManagedByDirectory(..) => {
+                ApiError::new(StatusCode::CONFLICT, codes::VALIDATION_FAILED, msg)
+            }
             IdentityError::WeakPassword(_) => ApiError::bad_request(codes::AUTH_WEAK_PASSWORD, msg),
             IdentityError::Invalid(_) => ApiError::bad_request(codes::VALIDATION_FAILED, msg),
             IdentityError::Conflict(_) => {

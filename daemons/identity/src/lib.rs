@@ -9,6 +9,7 @@
 pub mod authz;
 pub mod error;
 pub mod keys;
+pub mod ldap;
 pub mod model;
 pub mod routes;
 pub mod service;
@@ -65,6 +66,11 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             "link_purpose",
             include_str!("../migrations/sqlite/0008_link_purpose.sql"),
         ),
+        Migration::new(
+            9,
+            "directories",
+            include_str!("../migrations/sqlite/0009_directories.sql"),
+        ),
     ],
     postgres: &[
         Migration::new(
@@ -106,6 +112,11 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             8,
             "link_purpose",
             include_str!("../migrations/postgres/0008_link_purpose.sql"),
+        ),
+        Migration::new(
+            9,
+            "directories",
+            include_str!("../migrations/postgres/0009_directories.sql"),
         ),
     ],
 };
@@ -192,6 +203,7 @@ impl App for IdentityApp {
             }
         };
         let revocations = service.clone();
+        let directory_sync = service.clone();
         let refresher = Job::new("token-revocations", move |cancel| async move {
             let mut tick = tokio::time::interval(service::REVOCATION_REFRESH);
             loop {
@@ -220,6 +232,22 @@ impl App for IdentityApp {
                 }
             }
         });
-        vec![refresher, sweeper]
+        let syncer = directory_sync.clone();
+        let directories = Job::new("directory-sync", move |cancel| async move {
+            let mut tick = tokio::time::interval(service::federation::SYNC_INTERVAL);
+            // The first tick fires at once: skip it, the daemon has only just started.
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    _ = tick.tick() => {
+                        if let Err(e) = syncer.sync_all_directories().await {
+                            tracing::warn!(error = %e, "cannot list the directories to sync");
+                        }
+                    }
+                }
+            }
+        });
+        vec![refresher, sweeper, directories]
     }
 }

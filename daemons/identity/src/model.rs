@@ -5,7 +5,9 @@ use nexus_store::OrgId;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, sqlx::Type,
+)]
 #[sqlx(transparent)]
 pub struct UserId(pub Uuid);
 
@@ -74,6 +76,9 @@ pub struct User {
     pub must_change_password: bool,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
+    /// The outside directory (LDAP) this account comes from: it signs in with that
+    /// directory's password, and sync keeps its name and e-mail.
+    pub directory: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,6 +216,8 @@ pub struct Group {
     pub description: String,
     pub member_count: i64,
     pub created_at: DateTime<Utc>,
+    /// The outside directory this group is synced from; such a group is changed there only.
+    pub directory: Option<uuid::Uuid>,
 }
 
 /// A role an organization defines: a named set of permissions.
@@ -251,4 +258,81 @@ pub struct PasskeyRecord {
     pub passkey: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// How to reach and read an outside LDAP directory (OpenLDAP, Active Directory).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DirectorySettings {
+    /// `ldap://host:389` or `ldaps://host:636`.
+    pub url: String,
+    /// The service account that reads users and groups.
+    pub bind_dn: String,
+    pub user_base: String,
+    pub user_filter: String,
+    pub email_attribute: String,
+    pub name_attribute: String,
+    /// Empty: groups are not synced.
+    pub group_base: String,
+    pub group_filter: String,
+    pub member_attribute: String,
+    pub starttls: bool,
+}
+
+/// An outside directory an organization syncs its users and groups from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directory {
+    pub id: uuid::Uuid,
+    pub org: OrgId,
+    pub name: String,
+    pub settings: DirectorySettings,
+    /// The service account's password: needed in clear to bind; never shown.
+    pub bind_password: String,
+    pub created_at: DateTime<Utc>,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub last_sync: Option<SyncReport>,
+    pub last_error: Option<String>,
+}
+
+/// What one sync changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SyncReport {
+    pub users_created: u32,
+    pub users_updated: u32,
+    pub users_disabled: u32,
+    pub groups_created: u32,
+    pub groups_updated: u32,
+    pub groups_deleted: u32,
+    /// Entries left out, and why (no e-mail, an address a local account already has, …).
+    pub skipped: Vec<SkippedEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SkippedEntry {
+    pub entry: String,
+    pub reason: String,
+}
+
+/// A user entry as the directory has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalUser {
+    /// entryUUID (objectGUID on Active Directory): survives renames and moves.
+    pub external_id: String,
+    pub dn: String,
+    pub email: String,
+    pub name: String,
+}
+
+/// A group entry as the directory has it; members are named by DN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalGroup {
+    pub external_id: String,
+    pub name: String,
+    pub member_dns: Vec<String>,
+}
+
+/// Everything a sync reads from the directory, before anything is written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirectorySnapshot {
+    pub users: Vec<ExternalUser>,
+    pub groups: Vec<ExternalGroup>,
 }

@@ -50,6 +50,7 @@ pub fn router(state: RouteState) -> Router {
         .route("/api/admin/clients", get(list_clients).post(create_client))
         .route("/api/admin/clients/{id}", delete(disable_client))
         .merge(admin::routes())
+        .merge(directories::routes())
         .merge(mfa::routes())
         .merge(passkeys::routes())
         .merge(oauth::routes())
@@ -57,6 +58,7 @@ pub fn router(state: RouteState) -> Router {
 }
 
 mod admin;
+mod directories;
 mod mfa;
 mod oauth;
 mod passkeys;

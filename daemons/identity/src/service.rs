@@ -21,6 +21,7 @@ use crate::tokens::{Claims, Scopes, TokenAuthority, TokenError, TokenPrincipal};
 pub use nexus_store::audit::Actor;
 
 pub mod directory;
+pub mod federation;
 pub mod mfa;
 pub mod oidc;
 pub mod passkeys;
@@ -187,7 +188,7 @@ impl IdentityService {
             let _ = verify_password(password, dummy).await;
         }
         for user in &candidates {
-            if verify_password(password, &user.password_hash).await? {
+            if self.password_ok(user, password).await? {
                 matched = Some(user.clone());
                 break;
             }
@@ -380,6 +381,7 @@ impl IdentityService {
         new: &str,
         actor: &Actor,
     ) -> Result<()> {
+        self.refuse_directory_password(user).await?;
         if !verify_password(current, &user.password_hash).await? {
             return Err(IdentityError::InvalidCredentials);
         }
@@ -414,6 +416,7 @@ impl IdentityService {
     /// Sets a new one-time password for a user (operator reset); returns it.
     pub async fn reset_password(&self, org: OrgId, email: &str, actor: &Actor) -> Result<String> {
         let user = self.user_in_org(org, email).await?;
+        self.refuse_directory_password(&user).await?;
         let otp = generate_one_time_password();
         let hash = hash_password(&otp).await?;
         self.store

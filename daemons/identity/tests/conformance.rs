@@ -1307,6 +1307,7 @@ async fn directory_groups_roles_and_branding(db: &Db) {
         description: String::new(),
         member_count: 0,
         created_at: chrono::Utc::now(),
+        directory: None,
     };
     let role = |org: OrgId, name: &str, perms: Permissions| CustomRole {
         id: uuid::Uuid::now_v7(),

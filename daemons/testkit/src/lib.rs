@@ -5,7 +5,9 @@
 // A test kit: failing loudly on a broken invariant is what a test wants.
 #![allow(clippy::expect_used)]
 
+pub mod ldap;
 pub mod smtp;
+pub use ldap::Slapd;
 pub use smtp::SmtpSink;
 
 /// A Python that can import `module` (Debian's, even when another `python3` comes first on

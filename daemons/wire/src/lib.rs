@@ -39,6 +39,8 @@ pub mod codes {
     pub const AUTH_RESET_LINK_INVALID: &str = "auth.reset_link_invalid";
     /// This instance sends no e-mail, so it cannot send reset links.
     pub const MAIL_NOT_CONFIGURED: &str = "mail.not_configured";
+    /// An outside directory (LDAP) could not be reached, bound to or searched.
+    pub const DIRECTORY_UNREACHABLE: &str = "directory.unreachable";
     /// Passkeys cannot work at this instance's address (e.g. a bare IP address).
     pub const PASSKEYS_UNAVAILABLE: &str = "passkeys.unavailable";
     /// A passkey ceremony id that is unknown, used or expired.

@@ -56,7 +56,24 @@ fn perms_json(p: Permissions) -> Vec<&'static str> {
     p.iter().map(Permission::as_str).collect()
 }
 
-fn user_json(u: &User) -> Value {
+/// The organization's outside directories by id, to name where a user or group comes from.
+struct DirectoryNames(std::collections::HashMap<uuid::Uuid, String>);
+
+impl DirectoryNames {
+    async fn of(state: &RouteState, org: nexus_store::OrgId) -> Result<Self, ApiError> {
+        let all = state.service.store().directories(org).await?;
+        Ok(Self(all.into_iter().map(|d| (d.id, d.name)).collect()))
+    }
+
+    fn json(&self, id: Option<uuid::Uuid>) -> Value {
+        id.map_or(
+            Value::Null,
+            |id| json!({ "id": id, "name": self.0.get(&id).cloned().unwrap_or_default() }),
+        )
+    }
+}
+
+fn user_json(u: &User, dirs: &DirectoryNames) -> Value {
     json!({
         "id": u.id,
         "email": u.email,
@@ -65,16 +82,18 @@ fn user_json(u: &User) -> Value {
         "disabled": u.disabled,
         "must_change_password": u.must_change_password,
         "created_at": u.created_at,
+        "directory": dirs.json(u.directory),
     })
 }
 
-fn group_json(g: &Group) -> Value {
+fn group_json(g: &Group, dirs: &DirectoryNames) -> Value {
     json!({
         "id": g.id,
         "name": g.name,
         "description": g.description,
         "member_count": g.member_count,
         "created_at": g.created_at,
+        "directory": dirs.json(g.directory),
     })
 }
 
@@ -88,8 +107,8 @@ fn role_json(r: &CustomRole) -> Value {
     })
 }
 
-fn detail_json(d: &UserDetail) -> Value {
-    let mut v = user_json(&d.user);
+fn detail_json(d: &UserDetail, dirs: &DirectoryNames) -> Value {
+    let mut v = user_json(&d.user, dirs);
     v["groups"] = json!(d.groups);
     v["roles"] = d.roles.iter().map(role_json).collect();
     v["permissions"] = json!(perms_json(d.permissions));
@@ -125,8 +144,9 @@ async fn list_users(
     Authorized { access, .. }: Authorized<need::UsersRead>,
 ) -> Result<ApiJson<Value>, ApiError> {
     let users = state.service.store().list_users(access.org).await?;
+    let dirs = DirectoryNames::of(&state, access.org).await?;
     Ok(ApiJson(
-        json!({ "users": users.iter().map(user_json).collect::<Vec<_>>() }),
+        json!({ "users": users.iter().map(|u| user_json(u, &dirs)).collect::<Vec<_>>() }),
     ))
 }
 
@@ -156,7 +176,7 @@ async fn add_user(
         .service
         .add_user_by_admin(&access, &req.email, req.display_name.as_deref(), role)
         .await?;
-    let mut body = user_json(&user);
+    let mut body = user_json(&user, &DirectoryNames::of(&state, access.org).await?);
     body["one_time_password"] = Value::String(otp);
     Ok(no_store((StatusCode::CREATED, ApiJson(body))))
 }
@@ -167,7 +187,8 @@ async fn user(
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<ApiJson<Value>, ApiError> {
     let detail = state.service.user_detail(access.org, UserId(id)).await?;
-    Ok(ApiJson(detail_json(&detail)))
+    let dirs = DirectoryNames::of(&state, access.org).await?;
+    Ok(ApiJson(detail_json(&detail, &dirs)))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -197,7 +218,8 @@ async fn update_user(
             .await?;
     }
     let detail = state.service.user_detail(access.org, id).await?;
-    Ok(ApiJson(detail_json(&detail)))
+    let dirs = DirectoryNames::of(&state, access.org).await?;
+    Ok(ApiJson(detail_json(&detail, &dirs)))
 }
 
 async fn reset_password(
@@ -229,8 +251,9 @@ async fn list_groups(
     Authorized { access, .. }: Authorized<need::UsersRead>,
 ) -> Result<ApiJson<Value>, ApiError> {
     let groups = state.service.list_groups(&access).await?;
+    let dirs = DirectoryNames::of(&state, access.org).await?;
     Ok(ApiJson(
-        json!({ "groups": groups.iter().map(group_json).collect::<Vec<_>>() }),
+        json!({ "groups": groups.iter().map(|g| group_json(g, &dirs)).collect::<Vec<_>>() }),
     ))
 }
 
@@ -251,7 +274,8 @@ async fn create_group(
         .service
         .create_group(&access, &req.name, &req.description)
         .await?;
-    Ok((StatusCode::CREATED, ApiJson(group_json(&g))).into_response())
+    let dirs = DirectoryNames::of(&state, access.org).await?;
+    Ok((StatusCode::CREATED, ApiJson(group_json(&g, &dirs))).into_response())
 }
 
 async fn group(
@@ -260,8 +284,9 @@ async fn group(
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<ApiJson<Value>, ApiError> {
     let (g, members) = state.service.group_detail(&access, id).await?;
-    let mut body = group_json(&g);
-    body["members"] = members.iter().map(user_json).collect();
+    let dirs = DirectoryNames::of(&state, access.org).await?;
+    let mut body = group_json(&g, &dirs);
+    body["members"] = members.iter().map(|u| user_json(u, &dirs)).collect();
     Ok(ApiJson(body))
 }
 

@@ -46,7 +46,7 @@ impl Access {
         Ok(())
     }
 
-    fn require(&self, p: Permission) -> Result<()> {
+    pub(super) fn require(&self, p: Permission) -> Result<()> {
         if self.held.contains(p) {
             Ok(())
         } else {
@@ -299,6 +299,7 @@ impl IdentityService {
             description,
             member_count: 0,
             created_at: Utc::now(),
+            directory: None,
         };
         self.store.create_group(&group, &access.actor).await?;
         Ok(group)
@@ -313,6 +314,7 @@ impl IdentityService {
     ) -> Result<()> {
         access.require(Permission::UsersManage)?;
         let (name, description) = check_name_and_description("group", name, description)?;
+        self.refuse_directory_group(access.org, id).await?;
         self.store
             .update_group(access.org, id, &name, &description, &access.actor)
             .await
@@ -320,6 +322,7 @@ impl IdentityService {
 
     pub async fn delete_group(&self, access: &Access, id: uuid::Uuid) -> Result<()> {
         access.require(Permission::UsersManage)?;
+        self.refuse_directory_group(access.org, id).await?;
         self.store.delete_group(access.org, id, &access.actor).await
     }
 
@@ -331,6 +334,7 @@ impl IdentityService {
         member: bool,
     ) -> Result<()> {
         access.require(Permission::UsersManage)?;
+        self.refuse_directory_group(access.org, group).await?;
         // Adding someone to a group hands them the group's roles: the same rule as a grant.
         if member {
             for role in self.store.group_roles(access.org, group).await? {

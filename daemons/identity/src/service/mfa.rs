@@ -12,7 +12,7 @@ use hmac::Mac;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::{IdentityService, LoginOutcome, NewLogin, generate_words, user_actor, verify_password};
+use super::{IdentityService, LoginOutcome, NewLogin, generate_words, user_actor};
 use crate::error::{IdentityError, Result};
 use crate::model::{Organization, User, UserId};
 use nexus_store::OrgId;
@@ -117,7 +117,7 @@ impl IdentityService {
 
     /// Removes the authenticator app and the recovery codes, after the password again.
     pub async fn remove_totp(&self, user: &User, password: &str, actor: &Actor) -> Result<()> {
-        if !verify_password(password, &user.password_hash).await? {
+        if !self.password_ok(user, password).await? {
             return Err(IdentityError::InvalidCredentials);
         }
         if !self.store.remove_totp(user.org, user.id, actor).await? {
@@ -133,7 +133,7 @@ impl IdentityService {
         password: &str,
         actor: &Actor,
     ) -> Result<Vec<String>> {
-        if !verify_password(password, &user.password_hash).await? {
+        if !self.password_ok(user, password).await? {
             return Err(IdentityError::InvalidCredentials);
         }
         if !self.has_second_factor(user).await? {

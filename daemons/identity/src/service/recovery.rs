@@ -78,7 +78,8 @@ impl IdentityService {
             .find_login(&email)
             .await?
             .into_iter()
-            .filter(|u| !u.disabled)
+            // A directory's accounts change their password in the directory.
+            .filter(|u| !u.disabled && u.directory.is_none())
             .collect();
         let service = self.clone();
         let client = client.to_owned();
@@ -133,6 +134,7 @@ impl IdentityService {
     }
 
     async fn issue_link(&self, user: &User, purpose: LinkPurpose, actor: &Actor) -> Result<String> {
+        self.refuse_directory_password(user).await?;
         let token = generate_token();
         let lifetime = match purpose {
             LinkPurpose::Reset => chrono::TimeDelta::minutes(RESET_LINK_MINUTES),

@@ -7,6 +7,7 @@
 mod postgres;
 mod sql;
 mod sql_credentials;
+mod sql_directories;
 mod sql_directory;
 mod sql_passkeys;
 mod sqlite;
@@ -36,7 +37,7 @@ pub enum EndSessions<'a> {
 /// [`nexus_store::audit`]).
 #[async_trait]
 pub trait IdentityStore:
-    CredentialStore + DirectoryStore + PasskeyStore + Send + Sync + std::fmt::Debug
+    CredentialStore + DirectoryStore + PasskeyStore + FederationStore + Send + Sync + std::fmt::Debug
 {
     /// Creates an organization (a new tenant).
     async fn create_org(&self, slug: &str, name: &str, actor: &Actor) -> Result<Organization>;
@@ -284,6 +285,45 @@ pub trait DirectoryStore: Send + Sync {
     async fn has_logo(&self, org: OrgId) -> Result<bool>;
 }
 
+/// Outside directories (LDAP) and what their syncs bring in. Part of every
+/// [`IdentityStore`].
+#[async_trait]
+pub trait FederationStore: Send + Sync {
+    /// Records a new directory; `Conflict` when the organization has one of that name.
+    async fn create_directory(&self, d: &crate::model::Directory, actor: &Actor) -> Result<()>;
+    /// Saves a directory's name, settings and password; `NotFound` outside its organization.
+    async fn update_directory(&self, d: &crate::model::Directory, actor: &Actor) -> Result<()>;
+    async fn directories(&self, org: OrgId) -> Result<Vec<crate::model::Directory>>;
+    async fn directory(
+        &self,
+        org: OrgId,
+        id: uuid::Uuid,
+    ) -> Result<Option<crate::model::Directory>>;
+    /// Every organization's directories, for the periodic sync.
+    async fn all_directories(&self) -> Result<Vec<crate::model::Directory>>;
+    /// Removes a directory: the users it brought are disabled (their sessions end) and its
+    /// groups deleted, in one transaction.
+    async fn delete_directory(&self, org: OrgId, id: uuid::Uuid, actor: &Actor) -> Result<()>;
+    /// Notes a failed sync (not audited: nothing changed).
+    async fn record_sync_failure(
+        &self,
+        org: OrgId,
+        id: uuid::Uuid,
+        at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<()>;
+    /// Makes the organization's users and groups from directory `id` match `snapshot`,
+    /// in one transaction, and records the report.
+    async fn apply_directory_sync(
+        &self,
+        org: OrgId,
+        id: uuid::Uuid,
+        snapshot: &crate::model::DirectorySnapshot,
+        at: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<crate::model::SyncReport>;
+}
+
 /// Passkeys and the WebAuthn ceremonies that register and use them. Part of every
 /// [`IdentityStore`].
 #[async_trait]
@@ -381,6 +421,7 @@ struct UserRow {
     must_change_password: bool,
     disabled: bool,
     created_at: DateTime<Utc>,
+    directory_id: Option<uuid::Uuid>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -399,6 +440,7 @@ impl TryFrom<UserRow> for User {
             must_change_password: r.must_change_password,
             disabled: r.disabled,
             created_at: r.created_at,
+            directory: r.directory_id,
         })
     }
 }
@@ -461,6 +503,7 @@ struct GroupRow {
     description: String,
     member_count: i64,
     created_at: DateTime<Utc>,
+    directory_id: Option<uuid::Uuid>,
 }
 
 impl From<GroupRow> for Group {
@@ -472,6 +515,7 @@ impl From<GroupRow> for Group {
             description: r.description,
             member_count: r.member_count,
             created_at: r.created_at,
+            directory: r.directory_id,
         }
     }
 }
@@ -650,6 +694,49 @@ impl From<RefreshRow> for RefreshToken {
             created_at: r.created_at,
             expires_at: r.expires_at,
         }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct DirectoryRow {
+    id: uuid::Uuid,
+    org_id: OrgId,
+    name: String,
+    settings: String,
+    bind_password: String,
+    created_at: DateTime<Utc>,
+    last_sync_at: Option<DateTime<Utc>>,
+    last_sync: Option<String>,
+    last_error: Option<String>,
+}
+
+impl TryFrom<DirectoryRow> for crate::model::Directory {
+    type Error = crate::error::IdentityError;
+    fn try_from(r: DirectoryRow) -> Result<Self> {
+        let corrupt = |what: &str, e: serde_json::Error| {
+            nexus_store::StoreError::Corrupt(format!(
+                "directory {} has unreadable {what}: {e}",
+                r.id
+            ))
+        };
+        let settings = serde_json::from_str(&r.settings).map_err(|e| corrupt("settings", e))?;
+        let last_sync = r
+            .last_sync
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| corrupt("sync report", e))?;
+        Ok(Self {
+            id: r.id,
+            org: r.org_id,
+            name: r.name,
+            settings,
+            bind_password: r.bind_password,
+            created_at: r.created_at,
+            last_sync_at: r.last_sync_at,
+            last_sync,
+            last_error: r.last_error,
+        })
     }
 }
 

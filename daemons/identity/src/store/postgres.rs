@@ -20,3 +20,9 @@ super::sql_directory::sql_directory_store!(
 );
 
 super::sql_passkeys::sql_passkey_store!(PgStore, nexus_store::audit::postgres::append);
+
+super::sql_directories::sql_federation_store!(
+    PgStore,
+    sqlx::Postgres,
+    nexus_store::audit::postgres::append
+);

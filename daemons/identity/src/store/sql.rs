@@ -183,6 +183,7 @@ macro_rules! sql_store {
                     must_change_password: u.must_change_password,
                     disabled: false,
                     created_at: chrono::Utc::now(),
+                    directory: None,
                 };
                 let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 sqlx::query(
@@ -227,7 +228,7 @@ macro_rules! sql_store {
                 id: crate::model::UserId,
             ) -> crate::error::Result<Option<crate::model::User>> {
                 let row: Option<crate::store::UserRow> = sqlx::query_as(concat!(
-                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at ",
+                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at, directory_id ",
                     "FROM users WHERE org_id = $1 AND id = $2"
                 ))
                 .bind(org)
@@ -243,7 +244,7 @@ macro_rules! sql_store {
                 email: &str,
             ) -> crate::error::Result<Option<crate::model::User>> {
                 let row: Option<crate::store::UserRow> = sqlx::query_as(concat!(
-                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at ",
+                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at, directory_id ",
                     "FROM users WHERE org_id = $1 AND email = $2"
                 ))
                 .bind(org)
@@ -255,7 +256,7 @@ macro_rules! sql_store {
 
             async fn list_users(&self, org: nexus_store::OrgId) -> crate::error::Result<Vec<crate::model::User>> {
                 let rows: Vec<crate::store::UserRow> = sqlx::query_as(concat!(
-                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at ",
+                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at, directory_id ",
                     "FROM users WHERE org_id = $1 ORDER BY email"
                 ))
                 .bind(org)
@@ -266,7 +267,7 @@ macro_rules! sql_store {
 
             async fn find_login(&self, email: &str) -> crate::error::Result<Vec<crate::model::User>> {
                 let rows: Vec<crate::store::UserRow> = sqlx::query_as(concat!(
-                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at ",
+                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at, directory_id ",
                     "FROM users WHERE email = $1 ORDER BY created_at"
                 ))
                 .bind(email)

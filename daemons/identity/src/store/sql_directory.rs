@@ -11,7 +11,7 @@ pub(crate) const COUNT_OWNERS: &str =
 
 macro_rules! select_groups {
     () => {
-        "SELECT g.id, g.org_id, g.name, g.description, g.created_at, \
+        "SELECT g.id, g.org_id, g.name, g.description, g.created_at, g.directory_id, \
          (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS member_count FROM org_groups g"
     };
 }
@@ -318,7 +318,7 @@ macro_rules! sql_directory_store {
             ) -> crate::error::Result<Vec<crate::model::User>> {
                 let rows: Vec<crate::store::UserRow> = sqlx::query_as(
                     "SELECT u.id, u.org_id, u.email, u.display_name, u.role, u.password_hash, u.must_change_password, \
-                     u.disabled, u.created_at FROM users u JOIN group_members m ON m.user_id = u.id \
+                     u.disabled, u.created_at, u.directory_id FROM users u JOIN group_members m ON m.user_id = u.id \
                      WHERE m.org_id = $1 AND m.group_id = $2 ORDER BY u.email",
                 )
                 .bind(org)

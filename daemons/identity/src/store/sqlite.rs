@@ -20,3 +20,9 @@ super::sql_directory::sql_directory_store!(
 );
 
 super::sql_passkeys::sql_passkey_store!(SqliteStore, nexus_store::audit::sqlite::append);
+
+super::sql_directories::sql_federation_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    nexus_store::audit::sqlite::append
+);

@@ -1,10 +1,11 @@
 //! nexusd's integration tests, in one binary: a real daemon over HTTP and the admin
-//! socket (`server`), API tokens over HTTP (`tokens`), second factors (`mfa`), password reset by mail (`reset`), the first-login setup link and session list (`setup`), roles, groups and branding (`directory`), passkeys (`passkeys`), and the binary's behaviour on bad
+//! socket (`server`), API tokens over HTTP (`tokens`), second factors (`mfa`), password reset by mail (`reset`), the first-login setup link and session list (`setup`), roles, groups and branding (`directory`), users and groups synced from OpenLDAP (`directories`), passkeys (`passkeys`), and the binary's behaviour on bad
 //! input (`cli`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+mod directories;
 mod directory;
 mod mfa;
 mod oidc;

@@ -55,6 +55,9 @@ struct Beta {
     group: String,
     role: String,
     session_id: String,
+    /// B's outside directory, on a real slapd kept running for the walk (nil without one).
+    directory: String,
+    _slapd: Option<nexus_testkit::Slapd>,
 }
 
 impl Beta {
@@ -68,7 +71,9 @@ impl Beta {
             &self.group,
             &self.role,
             &self.session_id,
+            &self.directory,
             "Beta Ltd",
+            "Beta Directory",
             "Beta Group",
             "Beta Role",
         ]
@@ -213,6 +218,18 @@ fn request_for(method: &str, path: &str, b: &Beta) -> Option<(String, Option<Val
             body(json!({ "token": b.token_id, "new_password": "a long enough passphrase" })),
         ),
         ("GET", "/api/account/sessions") => (path.to_owned(), None),
+        ("GET", "/api/admin/directories") => (path.to_owned(), None),
+        ("POST", "/api/admin/directories") => (path.to_owned(), body(json!({ "name": "walk" }))),
+        ("GET" | "DELETE", "/api/admin/directories/{id}") => {
+            (format!("/api/admin/directories/{}", b.directory), None)
+        }
+        ("PATCH", "/api/admin/directories/{id}") => (
+            format!("/api/admin/directories/{}", b.directory),
+            body(json!({ "name": "taken over" })),
+        ),
+        ("POST", "/api/admin/directories/{id}/sync") => {
+            (format!("/api/admin/directories/{}/sync", b.directory), None)
+        }
         ("DELETE", "/api/account/sessions/{id}") => {
             (format!("/api/account/sessions/{}", b.session_id), None)
         }
@@ -319,6 +336,31 @@ async fn setup(backend: Backend) -> Option<(TestServer, String, String, Beta)> {
         .await
         .unwrap();
     let session_id = sessions["sessions"][0]["id"].as_str().unwrap().to_owned();
+    // B's directory, on a real slapd when there is one (required under ./dev test).
+    let slapd = nexus_testkit::Slapd::start(crate::directories::SYNC_ACCOUNT)
+        .await
+        .unwrap();
+    let directory = match &slapd {
+        Some(ldap) => {
+            let mut settings =
+                crate::directories::settings(ldap, crate::directories::SYNC_PASSWORD);
+            settings["name"] = json!("Beta Directory");
+            settings["user_base"] = json!("dc=example,dc=test");
+            settings["group_base"] = json!("");
+            let (status, d) = s
+                .call(
+                    "POST",
+                    "/api/admin/directories",
+                    Some(&cookie),
+                    Some(&settings),
+                )
+                .await
+                .unwrap();
+            assert_eq!(status, 201, "{d}");
+            d["id"].as_str().unwrap().to_owned()
+        }
+        None => "00000000-0000-0000-0000-000000000000".to_owned(),
+    };
     let b = Beta {
         org: beta.id.to_string(),
         user: bob.id.to_string(),
@@ -331,6 +373,8 @@ async fn setup(backend: Backend) -> Option<(TestServer, String, String, Beta)> {
         group,
         role,
         session_id,
+        directory,
+        _slapd: slapd,
     };
     Some((s, alice, alice_token, b))
 }
