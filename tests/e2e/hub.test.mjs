@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
+import { connect, createServer as createTcpServer } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -70,6 +71,71 @@ function run(bin, args, timeoutMs = 20_000) {
       resolveRun({ code, signal: error?.signal ?? null, stdout, stderr, error });
     });
   });
+}
+
+/** A free loopback TCP port (bound, read, released). */
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const srv = createTcpServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+/**
+ * A real OpenLDAP server (Debian's slapd) under dc=example,dc=test with `seed` loaded, on a
+ * free loopback port; `proc` is killed by the caller.
+ */
+async function startSlapd(dir, seed) {
+  const data = join(dir, 'data');
+  mkdirSync(data, { recursive: true });
+  const conf = join(dir, 'slapd.conf');
+  writeFileSync(
+    conf,
+    [
+      'include /etc/ldap/schema/core.schema',
+      'include /etc/ldap/schema/cosine.schema',
+      'include /etc/ldap/schema/inetorgperson.schema',
+      'include /etc/ldap/schema/nis.schema',
+      'modulepath /usr/lib/ldap',
+      'moduleload back_mdb',
+      `pidfile ${join(dir, 'slapd.pid')}`,
+      'database mdb',
+      'maxsize 10485760',
+      'suffix "dc=example,dc=test"',
+      'rootdn "cn=admin,dc=example,dc=test"',
+      'rootpw "e2e slapd admin"',
+      `directory ${data}`,
+      '',
+    ].join('\n'),
+  );
+  const ldif = join(dir, 'seed.ldif');
+  writeFileSync(
+    ldif,
+    `dn: dc=example,dc=test\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n\n${seed}`,
+  );
+  const added = await run('/usr/sbin/slapadd', ['-f', conf, '-l', ldif]);
+  assert.equal(added.code, 0, `slapadd failed (apt-get install slapd ldap-utils): ${added.stderr}`);
+  const port = await freePort();
+  const proc = spawn('/usr/sbin/slapd', ['-f', conf, '-h', `ldap://127.0.0.1:${port}/`, '-d', '0'], {
+    stdio: 'ignore',
+  });
+  for (let i = 0; i < 200; i++) {
+    const up = await new Promise((r) => {
+      const sock = connect(port, '127.0.0.1', () => {
+        sock.end();
+        r(true);
+      });
+      sock.on('error', () => r(false));
+    });
+    if (up) return { port, proc };
+    await sleep(50);
+  }
+  proc.kill('SIGKILL');
+  throw new Error(`slapd did not listen on port ${port}`);
 }
 
 async function statusJson(bin, stateDir) {
@@ -587,6 +653,76 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
         throw new Error(`${err.message}\n(page at ${page.url()})\n${output()}`, { cause: err });
       } finally {
         await context.close();
+      }
+    },
+    { needs: ['page'] },
+  );
+
+  step(
+    'an administrator connects an LDAP directory in the console; its user signs in with the directory password',
+    async (t) => {
+      const admin = ctx.page;
+      const ldapDir = join(ctx.tmp, 'slapd');
+      const erinPassword = `erin-${randomBytes(9).toString('base64url')}`;
+      const slapd = await startSlapd(
+        ldapDir,
+        [
+          'dn: cn=nexus-sync,dc=example,dc=test',
+          'objectClass: organizationalRole',
+          'objectClass: simpleSecurityObject',
+          'cn: nexus-sync',
+          'userPassword: e2e sync secret',
+          '',
+          'dn: uid=erin,dc=example,dc=test',
+          'objectClass: inetOrgPerson',
+          'uid: erin',
+          'cn: Erin Example',
+          'sn: Example',
+          'mail: erin@example.test',
+          `userPassword: ${erinPassword}`,
+          '',
+          '',
+        ].join('\n'),
+      );
+      const context = await ctx.browser.newContext();
+      try {
+        await admin.goto(new URL('/admin/directories', ctx.url).href, { waitUntil: 'load' });
+        await admin.getByRole('button', { name: 'Add directory' }).click();
+        const form = admin.getByTestId('directory-form');
+        await form.getByLabel('Name', { exact: true }).fill('Company LDAP');
+        await form.getByLabel('Server URL').fill(`ldap://127.0.0.1:${slapd.port}`);
+        await form.getByLabel('Bind DN').fill('cn=nexus-sync,dc=example,dc=test');
+        // A wrong password is caught when adding: nothing is saved.
+        await form.getByLabel('Bind password').fill('not the secret');
+        await form.getByLabel('Users are under (base DN)').fill('dc=example,dc=test');
+        await form.getByRole('button', { name: 'Add directory' }).click();
+        await admin.getByTestId('directory-unreachable').waitFor({ timeout: 15_000 });
+        await form.getByLabel('Bind password').fill('e2e sync secret');
+        await form.getByRole('button', { name: 'Add directory' }).click();
+        await admin.getByTestId('directory-created').waitFor({ timeout: 15_000 });
+        await admin.getByRole('link', { name: 'Company LDAP' }).click();
+        await admin.getByRole('button', { name: 'Sync now' }).click();
+        const report = admin.getByTestId('sync-report');
+        await report.waitFor({ timeout: 15_000 });
+        assert.match(await report.textContent(), /1 user added/);
+        t.diagnostic(`sync: ${(await report.textContent()).trim()}`);
+
+        // Erin, who exists only in the directory, signs in with its password.
+        const page = await context.newPage();
+        await page.goto(new URL('/login', ctx.url).href, { waitUntil: 'load' });
+        await page.getByLabel('E-mail').fill('erin@example.test');
+        await page.getByLabel('Password').fill(erinPassword);
+        await page.getByRole('button', { name: 'Log in' }).click();
+        await page.locator('[data-testid=launcher]').waitFor({ timeout: 15_000 });
+        const who = await page.evaluate(async () => (await fetch('/api/session')).json());
+        assert.equal(who.user.email, 'erin@example.test');
+        t.diagnostic('a directory user signed in with the directory password');
+      } catch (err) {
+        await admin.screenshot({ path: join(ctx.tmp, 'ldap-failure.png'), fullPage: true }).catch(() => {});
+        throw new Error(`${err.message}\n(page at ${admin.url()})\n${output()}`, { cause: err });
+      } finally {
+        await context.close();
+        slapd.proc.kill('SIGKILL');
       }
     },
     { needs: ['page'] },

@@ -104,6 +104,12 @@ export interface PermissionCatalog {
   builtin_roles: { name: string; permissions: string[] }[];
 }
 
+/** The outside directory a user or group was brought in from. */
+export interface DirectoryRef {
+  id: string;
+  name: string;
+}
+
 export interface AdminUser {
   id: string;
   email: string;
@@ -113,6 +119,8 @@ export interface AdminUser {
   /** Still on a one-time password. */
   must_change_password: boolean;
   created_at: string;
+  /** Synced from an outside directory (they log in with its password); null for NEXUS's own. */
+  directory?: DirectoryRef | null;
 }
 
 /** `POST /api/admin/users`: the new user and their one-time password (in this answer only). */
@@ -157,6 +165,8 @@ export interface Group {
   description: string;
   member_count: number;
   created_at: string;
+  /** Synced from an outside directory, and read-only in NEXUS; null for NEXUS's own. */
+  directory?: DirectoryRef | null;
 }
 
 export interface GroupDetail extends Group {
@@ -226,6 +236,61 @@ export interface NewClient {
   redirect_uris: string[];
 }
 
+/** What one sync of a directory changed (`POST /api/admin/directories/{id}/sync`). */
+export interface SyncReport {
+  users_created: number;
+  users_updated: number;
+  users_disabled: number;
+  groups_created: number;
+  groups_updated: number;
+  groups_deleted: number;
+  /** Entries left out, and why (no e-mail address, say). */
+  skipped: { entry: string; reason: string }[];
+}
+
+/** An outside LDAP / Active Directory server the organization's users and groups come from. */
+export interface Directory {
+  id: string;
+  name: string;
+  /** `ldap://host:389` or `ldaps://host:636`. */
+  url: string;
+  /** The account NEXUS binds with; its password is never returned. */
+  bind_dn: string;
+  user_base: string;
+  user_filter: string;
+  email_attribute: string;
+  name_attribute: string;
+  /** Empty: groups are not synced. */
+  group_base: string;
+  group_filter: string;
+  member_attribute: string;
+  starttls: boolean;
+  created_at: string;
+  last_sync_at: string | null;
+  last_sync: SyncReport | null;
+  /** Why the last sync failed; null when it worked. */
+  last_error: string | null;
+}
+
+/** `POST /api/admin/directories`; the server fills in the optional fields' defaults. */
+export interface NewDirectory {
+  name: string;
+  url: string;
+  bind_dn: string;
+  bind_password: string;
+  user_base: string;
+  user_filter?: string;
+  email_attribute?: string;
+  name_attribute?: string;
+  group_base?: string;
+  group_filter?: string;
+  member_attribute?: string;
+  starttls?: boolean;
+}
+
+/** `PATCH /api/admin/directories/{id}`: an omitted or empty `bind_password` keeps the current one. */
+export type DirectoryChange = Partial<NewDirectory>;
+
 /** Stable error codes the front-end reacts to; the server may send others. */
 export type KnownErrorCode =
   | 'auth.required'
@@ -243,6 +308,8 @@ export type KnownErrorCode =
   | 'auth.passkey_ceremony_invalid'
   | 'passkeys.unavailable'
   | 'validation.failed'
+  | 'conflict'
+  | 'directory.unreachable'
   | 'not_found'
   | 'network.unreachable'
   | 'http.unexpected_response';
@@ -512,6 +579,25 @@ const admin = {
   /** Disables the client; its tokens stop working. */
   disableClient(id: string): Promise<void> {
     return request<void>('DELETE', `/api/admin/clients/${seg(id)}`);
+  },
+
+  // Outside directories (org:manage). Saving binds first: `directory.unreachable` when that fails.
+  directories(options?: RequestOptions): Promise<{ directories: Directory[] }> {
+    return request<{ directories: Directory[] }>('GET', '/api/admin/directories', undefined, options);
+  },
+  createDirectory(directory: NewDirectory): Promise<Directory> {
+    return request<Directory>('POST', '/api/admin/directories', directory);
+  },
+  updateDirectory(id: string, change: DirectoryChange): Promise<Directory> {
+    return request<Directory>('PATCH', `/api/admin/directories/${seg(id)}`, change);
+  },
+  /** Its users are disabled and its groups deleted. */
+  deleteDirectory(id: string): Promise<void> {
+    return request<void>('DELETE', `/api/admin/directories/${seg(id)}`);
+  },
+  /** Syncs now (the server also does every 15 minutes). */
+  syncDirectory(id: string): Promise<SyncReport> {
+    return request<SyncReport>('POST', `/api/admin/directories/${seg(id)}/sync`);
   },
 };
 

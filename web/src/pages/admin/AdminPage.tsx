@@ -4,6 +4,7 @@ import { Link, Navigate, useNavigate } from '../../router';
 import { useCurrentSession, useDocumentTitle } from '../../session';
 import { AppsSection } from './AppsSection';
 import { AuditSection } from './AuditSection';
+import { DirectoriesSection } from './DirectoriesSection';
 import { GroupsSection } from './GroupsSection';
 import { OrganizationSection } from './OrganizationSection';
 import { RolesSection } from './RolesSection';
@@ -15,6 +16,7 @@ const render: Record<SectionId, () => ReactNode> = {
   groups: () => <GroupsSection />,
   roles: () => <RolesSection />,
   organization: () => <OrganizationSection />,
+  directories: () => <DirectoriesSection />,
   audit: () => <AuditSection />,
   apps: () => <AppsSection />,
 };
@@ -45,7 +47,7 @@ export function AdminPage({ section }: { section: SectionId | null }) {
 
   return (
     <div className="nx-stack nx-stack--lg">
-      <PageHeader title="Administration" subtitle={`People, roles, branding and apps of ${org}.`} />
+      <PageHeader title="Administration" subtitle={`People, roles, branding, directories and apps of ${org}.`} />
       <div className="nx-admin">
         <nav className="nx-admin__nav" aria-label="Administration" data-testid="admin-nav">
           {allowed.map((s) => (

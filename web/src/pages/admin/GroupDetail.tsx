@@ -4,7 +4,17 @@ import { Alert, Button, Card } from '../../design';
 import { Link, useNavigate } from '../../router';
 import { useCan } from '../../session';
 import { GroupForm } from './GroupForm';
-import { ActionError, BackLink, ConfirmAction, LoadView, PickAndAdd, errorMessage, useLoad, userName } from './common';
+import {
+  ActionError,
+  BackLink,
+  ConfirmAction,
+  DirectoryBadge,
+  LoadView,
+  PickAndAdd,
+  errorMessage,
+  useLoad,
+  userName,
+} from './common';
 
 interface Loaded {
   group: GroupData;
@@ -52,11 +62,14 @@ export function GroupDetail({ id }: { id: string }) {
         {({ group, users, roles, granted }) => {
           const memberIds = new Set(group.members.map((m) => m.id));
           const grantedRoles = roles.filter((r) => granted.includes(r.id));
+          // A directory's group changes only with its syncs (the server refuses anything else);
+          // granting it custom roles is still done here.
+          const editable = manage && !group.directory;
           return (
             <div className="nx-stack" data-testid="group-detail">
               <ActionError message={actionError} onDismiss={() => setActionError(null)} />
               <Card title={group.name} description={group.description || undefined}>
-                {manage ? (
+                {editable ? (
                   <div className="nx-stack">
                     {saved && (
                       <Alert tone="success" onDismiss={() => setSaved(false)}>
@@ -76,7 +89,17 @@ export function GroupDetail({ id }: { id: string }) {
                     />
                   </div>
                 ) : (
-                  <p className="nx-muted">{group.member_count} members.</p>
+                  <div className="nx-stack">
+                    {group.directory && (
+                      <>
+                        <DirectoryBadge directory={group.directory} />
+                        <Alert tone="info" data-testid="directory-managed">
+                          Managed in the directory {group.directory.name}; changes come with the next sync.
+                        </Alert>
+                      </>
+                    )}
+                    <p className="nx-muted">{group.member_count} members.</p>
+                  </div>
                 )}
               </Card>
 
@@ -92,7 +115,7 @@ export function GroupDetail({ id }: { id: string }) {
                             <Link href={`/admin/users?id=${encodeURIComponent(m.id)}`}>{userName(m)}</Link>{' '}
                             <span className="nx-muted">{m.email}</span>
                           </span>
-                          {manage && (
+                          {editable && (
                             <Button
                               variant="ghost"
                               size="small"
@@ -105,7 +128,7 @@ export function GroupDetail({ id }: { id: string }) {
                       ))}
                     </ul>
                   )}
-                  {manage && (
+                  {editable && (
                     <PickAndAdd
                       label="Add a member"
                       button="Add"
@@ -159,7 +182,7 @@ export function GroupDetail({ id }: { id: string }) {
                 </div>
               </Card>
 
-              {manage && (
+              {editable && (
                 <div>
                   <ConfirmAction
                     label="Delete group"

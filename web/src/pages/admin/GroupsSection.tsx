@@ -5,7 +5,7 @@ import { Link } from '../../router';
 import { useCan } from '../../session';
 import { GroupDetail } from './GroupDetail';
 import { GroupForm } from './GroupForm';
-import { LoadView, SectionHeader, useLoad, useSelectedId } from './common';
+import { DirectoryBadge, LoadView, SectionHeader, useLoad, useSelectedId } from './common';
 
 function GroupTable({ groups }: { groups: Group[] }) {
   if (groups.length === 0) {
@@ -31,7 +31,8 @@ function GroupTable({ groups }: { groups: Group[] }) {
           {groups.map((g) => (
             <tr key={g.id}>
               <td>
-                <Link href={`/admin/groups?id=${encodeURIComponent(g.id)}`}>{g.name}</Link>
+                <Link href={`/admin/groups?id=${encodeURIComponent(g.id)}`}>{g.name}</Link>{' '}
+                <DirectoryBadge directory={g.directory} />
               </td>
               <td>{g.description || <span className="nx-muted">—</span>}</td>
               <td>{g.member_count}</td>

@@ -8,6 +8,7 @@ import {
   ActionError,
   BackLink,
   ConfirmAction,
+  DirectoryBadge,
   LoadView,
   OneTimeSecret,
   PermissionList,
@@ -146,14 +147,21 @@ function Manage({
             </div>
           </>
         )}
+        {user.directory && (
+          <p className="nx-muted" data-testid="directory-password">
+            {name} logs in with their password in the directory {user.directory.name}; change it there.
+          </p>
+        )}
         <div className="nx-row">
-          <ConfirmAction
-            label="Reset password"
-            question={`${name}'s password stops working and they are logged out everywhere. You get a one-time password to give them.`}
-            confirmLabel="Reset password"
-            onConfirm={resetPassword}
-            testId="reset-password"
-          />
+          {!user.directory && (
+            <ConfirmAction
+              label="Reset password"
+              question={`${name}'s password stops working and they are logged out everywhere. You get a one-time password to give them.`}
+              confirmLabel="Reset password"
+              onConfirm={resetPassword}
+              testId="reset-password"
+            />
+          )}
           <ConfirmAction
             label="Reset two-step verification"
             question={`This removes ${name}'s authenticator app and recovery codes, so their password alone logs them in until they set up a new app. Do this only when you are sure it is really them asking.`}
@@ -246,6 +254,14 @@ export function UserDetail({ id }: { id: string }) {
                   <dt>Role</dt>
                   <dd>{roleLabel(data.user.role)}</dd>
                 </div>
+                {data.user.directory && (
+                  <div>
+                    <dt>Directory</dt>
+                    <dd>
+                      <DirectoryBadge directory={data.user.directory} />
+                    </dd>
+                  </div>
+                )}
                 <div>
                   <dt>Status</dt>
                   <dd>

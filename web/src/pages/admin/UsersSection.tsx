@@ -4,7 +4,17 @@ import { Alert, Button, Card, EmptyState, SelectField, TextField } from '../../d
 import { Link } from '../../router';
 import { useCan, useCurrentSession } from '../../session';
 import { roleLabel } from '../AccountPage';
-import { LoadView, OneTimeSecret, SectionHeader, UserStatus, errorMessage, useLoad, useSelectedId, userName } from './common';
+import {
+  DirectoryBadge,
+  LoadView,
+  OneTimeSecret,
+  SectionHeader,
+  UserStatus,
+  errorMessage,
+  useLoad,
+  useSelectedId,
+  userName,
+} from './common';
 import { roleChoices } from './sections';
 import { UserDetail } from './UserDetail';
 
@@ -105,7 +115,8 @@ function UserTable({ users }: { users: AdminUser[] }) {
           {users.map((u) => (
             <tr key={u.id}>
               <td>
-                <Link href={`/admin/users?id=${encodeURIComponent(u.id)}`}>{userName(u)}</Link>
+                <Link href={`/admin/users?id=${encodeURIComponent(u.id)}`}>{userName(u)}</Link>{' '}
+                <DirectoryBadge directory={u.directory} />
               </td>
               <td>{u.email}</td>
               <td>{roleLabel(u.role)}</td>

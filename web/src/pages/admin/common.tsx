@@ -1,6 +1,6 @@
 // Small pieces every section of the admin console shares.
 import { useEffect, useRef, useState, type Dispatch, type ReactNode, type Ref, type SetStateAction } from 'react';
-import { isApiError, type AdminUser } from '../../api';
+import { isApiError, type AdminUser, type DirectoryRef } from '../../api';
 import { Alert, Button, Checkbox, SelectField, Spinner } from '../../design';
 import { Link, useLocation } from '../../router';
 
@@ -255,6 +255,16 @@ export function UserStatus({ user }: { user: Pick<AdminUser, 'disabled' | 'must_
   if (user.disabled) return <span className="nx-badge nx-badge--danger">Disabled</span>;
   if (user.must_change_password) return <span className="nx-badge nx-badge--warning">Awaiting first login</span>;
   return <span className="nx-badge nx-badge--success">Active</span>;
+}
+
+/** "From NAME" on a user or group synced from an outside directory; nothing for NEXUS's own. */
+export function DirectoryBadge({ directory }: { directory?: DirectoryRef | null }) {
+  if (!directory) return null;
+  return (
+    <span className="nx-badge" title={`Synced from the directory ${directory.name}`} data-testid="directory-badge">
+      From {directory.name}
+    </span>
+  );
 }
 
 /** Permission names as a compact list of codes. */
