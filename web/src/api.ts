@@ -585,6 +585,9 @@ const admin = {
   directories(options?: RequestOptions): Promise<{ directories: Directory[] }> {
     return request<{ directories: Directory[] }>('GET', '/api/admin/directories', undefined, options);
   },
+  directory(id: string, options?: RequestOptions): Promise<Directory> {
+    return request<Directory>('GET', `/api/admin/directories/${seg(id)}`, undefined, options);
+  },
   createDirectory(directory: NewDirectory): Promise<Directory> {
     return request<Directory>('POST', '/api/admin/directories', directory);
   },

@@ -34,7 +34,7 @@ pub enum IdentityError {
     NoPasskey,
     #[error("the directory could not be read: {0}")]
     DirectoryUnreachable(String),
-    #[error("{0} comes from the directory `{1}`: change it there; the next sync brings it here")]
+    #[error("{0} is managed in the directory `{1}`: change it there")]
     ManagedByDirectory(String, String),
     #[error("{0}")]
     WeakPassword(String),

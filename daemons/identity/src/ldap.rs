@@ -58,7 +58,18 @@ fn external_id(e: &SearchEntry) -> String {
     if let Some(id) = e.attrs.get("entryUUID").and_then(|v| v.first()) {
         return id.to_ascii_lowercase();
     }
-    if let Some(guid) = e.bin_attrs.get("objectGUID").and_then(|v| v.first()) {
+    // ldap3 files a binary value that happens to be valid UTF-8 under the text attributes.
+    let guid = e
+        .bin_attrs
+        .get("objectGUID")
+        .and_then(|v| v.first().cloned())
+        .or_else(|| {
+            e.attrs
+                .get("objectGUID")
+                .and_then(|v| v.first())
+                .map(|s| s.as_bytes().to_vec())
+        });
+    if let Some(guid) = guid {
         return guid.iter().map(|b| format!("{b:02x}")).collect();
     }
     e.dn.to_ascii_lowercase()

@@ -187,11 +187,21 @@ impl IdentityService {
                 .await?;
             let _ = verify_password(password, dummy).await;
         }
+        // One account's directory not answering must not lock out an account of the same
+        // address elsewhere: its error counts only if no account matched.
+        let mut unavailable = None;
         for user in &candidates {
-            if self.password_ok(user, password).await? {
-                matched = Some(user.clone());
-                break;
+            match self.password_ok(user, password).await {
+                Ok(true) => {
+                    matched = Some(user.clone());
+                    break;
+                }
+                Ok(false) => {}
+                Err(e) => unavailable = Some(e),
             }
+        }
+        if let (None, Some(e)) = (&matched, unavailable) {
+            return Err(e);
         }
         let Some(user) = matched else {
             self.throttle.record_failure(&email, client);

@@ -301,7 +301,11 @@ fn identity_failure(e: nexus_identity::IdentityError) -> Failure {
     use nexus_identity::IdentityError as E;
     Failure {
         code: match e {
-            E::AlreadyProvisioned | E::Invalid(_) | E::NotFound(_) | E::Conflict(_) => 2,
+            E::AlreadyProvisioned
+            | E::Invalid(_)
+            | E::NotFound(_)
+            | E::Conflict(_)
+            | E::ManagedByDirectory(..) => 2,
             _ => 1,
         },
         message: e.to_string(),

@@ -227,6 +227,7 @@ describe('the Directories section', () => {
     const { calls } = mockFetch({
       ...base,
       'GET /api/admin/directories': { status: 200, body: { directories: [directory()] } },
+      'GET /api/admin/directories/d-1': { status: 200, body: directory() },
       'POST /api/admin/directories/d-1/sync': { status: 200, body: report },
     });
     renderApp('/admin/directories?id=d-1');
@@ -246,6 +247,7 @@ describe('the Directories section', () => {
     mockFetch({
       ...base,
       'GET /api/admin/directories': { status: 200, body: { directories: [directory()] } },
+      'GET /api/admin/directories/d-1': { status: 200, body: directory() },
       'POST /api/admin/directories/d-1/sync': {
         status: 400,
         body: { error: { code: 'directory.unreachable', message: 'cannot connect to dc1.example.test:636: connection refused' } },
@@ -261,6 +263,7 @@ describe('the Directories section', () => {
     const { calls } = mockFetch({
       ...base,
       'GET /api/admin/directories': { status: 200, body: { directories: [directory()] } },
+      'GET /api/admin/directories/d-1': { status: 200, body: directory() },
       'PATCH /api/admin/directories/d-1': (call) => ({
         status: 200,
         body: directory(call.body as Partial<Directory>),
@@ -283,6 +286,7 @@ describe('the Directories section', () => {
     const { calls } = mockFetch({
       ...base,
       'GET /api/admin/directories': { status: 200, body: { directories: [directory()] } },
+      'GET /api/admin/directories/d-1': { status: 200, body: directory() },
       'DELETE /api/admin/directories/d-1': { status: 204 },
     });
     renderApp('/admin/directories?id=d-1');

@@ -247,7 +247,9 @@ impl IdentityService {
         access.require(Permission::OrgManage)?;
         self.store
             .delete_directory(access.org, id, &access.actor)
-            .await
+            .await?;
+        // Its users' tokens were revoked: make that count here at once.
+        self.refresh_revocations().await
     }
 
     /// Syncs one directory now, as the administrator asking.
@@ -289,6 +291,10 @@ impl IdentityService {
             .await?;
         skipped.append(&mut report.skipped);
         report.skipped = skipped;
+        if report.users_disabled > 0 {
+            // Their tokens were revoked: make that count here at once.
+            self.refresh_revocations().await?;
+        }
         Ok(report)
     }
 
@@ -355,6 +361,9 @@ impl IdentityService {
     pub(super) async fn password_ok(&self, user: &User, password: &str) -> Result<bool> {
         if user.directory.is_some() {
             self.directory_password_ok(user, password).await
+        } else if user.password_hash.starts_with('!') {
+            // No password here (an account its removed directory brought in).
+            Ok(false)
         } else {
             super::verify_password(password, &user.password_hash).await
         }

@@ -697,6 +697,13 @@ impl From<RefreshRow> for RefreshToken {
     }
 }
 
+/// What disabling an account revokes besides its sessions: its API tokens and the refresh
+/// tokens of apps it signed in to. Binds: now, organization, user.
+const REVOKE_USER_TOKENS: [&str; 2] = [
+    "UPDATE api_tokens SET revoked_at = $1 WHERE org_id = $2 AND user_id = $3 AND revoked_at IS NULL",
+    "UPDATE oauth_refresh_tokens SET revoked_at = $1 WHERE org_id = $2 AND user_id = $3 AND revoked_at IS NULL",
+];
+
 #[derive(sqlx::FromRow)]
 struct DirectoryRow {
     id: uuid::Uuid,

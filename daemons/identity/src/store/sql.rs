@@ -134,10 +134,7 @@ macro_rules! sql_store {
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
-                    for revoke in [
-                        "UPDATE api_tokens SET revoked_at = $1 WHERE org_id = $2 AND user_id = $3 AND revoked_at IS NULL",
-                        "UPDATE oauth_refresh_tokens SET revoked_at = $1 WHERE org_id = $2 AND user_id = $3 AND revoked_at IS NULL",
-                    ] {
+                    for revoke in crate::store::REVOKE_USER_TOKENS {
                         sqlx::query(revoke)
                             .bind(chrono::Utc::now())
                             .bind(org)

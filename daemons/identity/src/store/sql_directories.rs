@@ -209,6 +209,19 @@ macro_rules! sql_federation_store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+                let members: Vec<crate::model::UserId> = sqlx::query_scalar(
+                    "SELECT id FROM users WHERE org_id = $1 AND directory_id = $2",
+                )
+                .bind(org)
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+                let now = chrono::Utc::now();
+                for user in &members {
+                    for revoke in crate::store::REVOKE_USER_TOKENS {
+                        sqlx::query(revoke).bind(now).bind(org).bind(*user).execute(&mut *tx).await?;
+                    }
+                }
                 let disabled = sqlx::query(
                     "UPDATE users SET disabled = $1 WHERE org_id = $2 AND directory_id = $3",
                 )
@@ -295,10 +308,12 @@ macro_rules! sql_federation_store {
                 let mut by_dn: HashMap<String, UserId> = HashMap::new();
                 for u in &snapshot.users {
                     let skip = |reason: &str| SkippedEntry { entry: u.dn.clone(), reason: reason.to_owned() };
-                    if let Some((user, email, name, disabled)) = by_external.get(&u.external_id) {
+                    if let Some((user, email, name, _)) = by_external.get(&u.external_id) {
                         seen.insert(u.external_id.clone());
                         by_dn.insert(crate::ldap::normalize_dn(&u.dn), *user);
-                        if *email == u.email && *name == u.name && !disabled {
+                        // A disabled account stays disabled: an administrator may have
+                        // disabled it here, and the sync does not undo that.
+                        if *email == u.email && *name == u.name {
                             continue;
                         }
                         let new_email = if *email != u.email
@@ -310,11 +325,10 @@ macro_rules! sql_federation_store {
                             u.email.clone()
                         };
                         sqlx::query(
-                            "UPDATE users SET email = $1, display_name = $2, disabled = $3 WHERE org_id = $4 AND id = $5",
+                            "UPDATE users SET email = $1, display_name = $2 WHERE org_id = $3 AND id = $4",
                         )
                         .bind(&new_email)
                         .bind(&u.name)
-                        .bind(false)
                         .bind(org)
                         .bind(*user)
                         .execute(&mut *tx)
@@ -374,6 +388,9 @@ macro_rules! sql_federation_store {
                         .bind(*user)
                         .execute(&mut *tx)
                         .await?;
+                    for revoke in crate::store::REVOKE_USER_TOKENS {
+                        sqlx::query(revoke).bind(at).bind(org).bind(*user).execute(&mut *tx).await?;
+                    }
                     Self::audit_in(
                         &mut tx,
                         org,

@@ -213,6 +213,19 @@ async fn sync_from_ldap(backend: Backend) {
         assert_eq!(status, 409, "{method} {path}: {v}");
     }
 
+    // Dave holds a token; leaving the directory will revoke it.
+    let dave_session = s
+        .login("dave@example.test", "dave's directory passphrase")
+        .await
+        .unwrap();
+    let (dave_token, _) = s.create_token(&dave_session, &["profile"]).await.unwrap();
+    let bearer = format!("Bearer {dave_token}");
+    let (status, _) = s
+        .call("GET", "/api/whoami", Some(&bearer), None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+
     // Changes in the directory arrive with the next sync: a rename, a departure, a group gone.
     slapd
         .modify(
@@ -261,6 +274,41 @@ changetype: delete
         login(&s, "dave@example.test", "dave's directory passphrase").await,
         200
     );
+    let (status, _) = s
+        .call("GET", "/api/whoami", Some(&bearer), None)
+        .await
+        .unwrap();
+    assert_eq!(status, 401, "a departed user's token is revoked");
+
+    // An account an administrator disabled here stays disabled through syncs.
+    let path = format!("/api/admin/users/{carol_id}");
+    let (status, v) = s
+        .call(
+            "PATCH",
+            &path,
+            Some(&owner),
+            Some(&json!({ "disabled": true })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{v}");
+    s.call("POST", &sync, Some(&owner), None).await.unwrap();
+    let (_, carol_now) = s.get_json(&path, Some(&owner)).await.unwrap();
+    assert_eq!(carol_now["disabled"], true, "{carol_now}");
+    let (status, _) = s
+        .call(
+            "PATCH",
+            &path,
+            Some(&owner),
+            Some(&json!({ "disabled": false })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let carol_session = s
+        .login("carol@example.test", "carol's directory passphrase")
+        .await
+        .unwrap();
     // A sync that finds nothing new changes nothing.
     let (_, again) = s.call("POST", &sync, Some(&owner), None).await.unwrap();
     for k in [
@@ -302,6 +350,11 @@ changetype: delete
         .await
         .unwrap();
     assert_eq!(status, 401, "her sessions ended");
+    // Without its directory the account has no password at all: refused, not an error.
+    assert_eq!(
+        login(&s, "carol@example.test", "carol's directory passphrase").await,
+        401
+    );
     let (_, groups) = s.get_json("/api/admin/groups", Some(&owner)).await.unwrap();
     assert_eq!(groups["groups"].as_array().unwrap().len(), 0);
 

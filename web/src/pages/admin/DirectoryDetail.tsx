@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { ApiError, api, type Directory, type SyncReport } from '../../api';
+import { api, type Directory, type SyncReport } from '../../api';
 import { Alert, Button, Card } from '../../design';
 import { useNavigate } from '../../router';
 import { DirectoryForm } from './DirectoryForm';
@@ -46,12 +46,8 @@ export function SyncReportView({ report }: { report: SyncReport }) {
   );
 }
 
-async function loadDirectory(id: string, signal: AbortSignal): Promise<Directory> {
-  // There is no single-directory endpoint; the list is short.
-  const { directories } = await api.admin.directories({ signal });
-  const found = directories.find((d) => d.id === id);
-  if (!found) throw new ApiError(404, 'not_found', 'There is no such directory; it may have been removed.');
-  return found;
+function loadDirectory(id: string, signal: AbortSignal): Promise<Directory> {
+  return api.admin.directory(id, { signal });
 }
 
 function Sync({ directory, onSynced }: { directory: Directory; onSynced: () => void }) {
