@@ -255,6 +255,11 @@ async fn supervise(
     }
     record.stopped = true;
     dir.write_record(&record)?;
+    // Never ready (with port 0 the link waited for the port): print it anyway, so the only
+    // copy is not lost; open its `setup#token=…` part under the address of the next start.
+    if let Some(p) = credentials.take() {
+        print_credentials(p, &record.url);
+    }
     if let Some(since) = stopping_since {
         eprintln!(
             "nexusctl: stopped in {:.1} s",

@@ -55,7 +55,7 @@ pub async fn check(s: &DirectorySettings, password: &str) -> Result<(), LdapFail
 /// The entry's stable id: entryUUID (OpenLDAP and most servers), objectGUID (Active
 /// Directory, binary, written as hex), or else its DN.
 fn external_id(e: &SearchEntry) -> String {
-    if let Some(id) = e.attrs.get("entryUUID").and_then(|v| v.first()) {
+    if let Some(id) = first(&e.attrs, "entryUUID") {
         return id.to_ascii_lowercase();
     }
     // ldap3 files a binary value that happens to be valid UTF-8 under the text attributes.
@@ -72,7 +72,7 @@ fn external_id(e: &SearchEntry) -> String {
     if let Some(guid) = guid {
         return guid.iter().map(|b| format!("{b:02x}")).collect();
     }
-    e.dn.to_ascii_lowercase()
+    normalize_dn(&e.dn)
 }
 
 /// The first value of `attr`, attribute names compared without case as LDAP does.
@@ -163,7 +163,11 @@ pub async fn snapshot(
         }
     }
     let _ = ldap.unbind().await;
-    Ok(DirectorySnapshot { users, groups })
+    Ok(DirectorySnapshot {
+        users,
+        groups,
+        unusable: Vec::new(),
+    })
 }
 
 /// Checks a user's password by binding as them, after finding their entry by e-mail with
@@ -172,6 +176,7 @@ pub async fn authenticate(
     s: &DirectorySettings,
     service_password: &str,
     email: &str,
+    external_id: &str,
     password: &str,
 ) -> Result<Option<ExternalUser>, LdapFailure> {
     if password.is_empty() {
@@ -199,6 +204,11 @@ pub async fn authenticate(
     let Some(user) = user_from(s, entry) else {
         return Ok(None);
     };
+    // The entry that has this address now must be the one the account was synced from:
+    // after a swap or a reused address, another person's password must not open it.
+    if user.external_id != external_id {
+        return Ok(None);
+    }
     let mut as_user = connect(s).await?;
     let outcome = as_user
         .with_timeout(TIMEOUT)

@@ -335,4 +335,7 @@ pub struct ExternalGroup {
 pub struct DirectorySnapshot {
     pub users: Vec<ExternalUser>,
     pub groups: Vec<ExternalGroup>,
+    /// Ids of user entries the directory has but a sync cannot take (no address, a
+    /// duplicate): their accounts, if any, are left as they are, not disabled.
+    pub unusable: Vec<String>,
 }

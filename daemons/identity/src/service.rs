@@ -190,7 +190,14 @@ impl IdentityService {
         // One account's directory not answering must not lock out an account of the same
         // address elsewhere: its error counts only if no account matched.
         let mut unavailable = None;
+        let only_one = candidates.len() == 1;
         for user in &candidates {
+            if user.directory.is_some() && !only_one {
+                // A password goes to an outside directory only when that directory's account
+                // is the only one with the address: otherwise another organization's
+                // directory would receive, and could answer for, this person's password.
+                continue;
+            }
             match self.password_ok(user, password).await {
                 Ok(true) => {
                     matched = Some(user.clone());

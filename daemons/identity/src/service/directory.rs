@@ -57,7 +57,7 @@ impl Access {
     }
 
     /// Refuses what only an owner may do (`touches_owner`) to a caller who is not one.
-    fn owner_only(&self, touches_owner: bool, what: &str) -> Result<()> {
+    pub(super) fn owner_only(&self, touches_owner: bool, what: &str) -> Result<()> {
         if touches_owner && !self.owner {
             return Err(IdentityError::Forbidden(format!(
                 "only an owner can {what}"

@@ -128,11 +128,13 @@ fn check_name(name: &str) -> Result<String> {
 /// entries with one address); those go into the report's skipped list.
 fn clean(snapshot: DirectorySnapshot, attr: &str) -> (DirectorySnapshot, Vec<SkippedEntry>) {
     let mut skipped = Vec::new();
+    let mut unusable = Vec::new();
     let mut emails = HashSet::new();
     let mut ids = HashSet::new();
     let mut users = Vec::new();
     for mut u in snapshot.users {
         let Ok(email) = normalize_email(&u.email) else {
+            unusable.push(u.external_id);
             skipped.push(SkippedEntry {
                 entry: u.dn,
                 reason: format!("no usable e-mail address in `{attr}`"),
@@ -140,6 +142,7 @@ fn clean(snapshot: DirectorySnapshot, attr: &str) -> (DirectorySnapshot, Vec<Ski
             continue;
         };
         if !emails.insert(email.clone()) || !ids.insert(u.external_id.clone()) {
+            unusable.push(u.external_id);
             skipped.push(SkippedEntry {
                 entry: u.dn,
                 reason: "another entry has the same e-mail address".into(),
@@ -163,7 +166,14 @@ fn clean(snapshot: DirectorySnapshot, attr: &str) -> (DirectorySnapshot, Vec<Ski
             g
         })
         .collect();
-    (DirectorySnapshot { users, groups }, skipped)
+    (
+        DirectorySnapshot {
+            users,
+            groups,
+            unusable,
+        },
+        skipped,
+    )
 }
 
 impl IdentityService {
@@ -221,6 +231,8 @@ impl IdentityService {
         input: &DirectoryInput,
     ) -> Result<Directory> {
         let current = self.directory(access, id).await?;
+        // Its users sign in with what this server says: only owners point it elsewhere.
+        access.owner_only(true, "change an outside directory")?;
         let name = match &input.name {
             Some(n) => check_name(n)?,
             None => current.name.clone(),
@@ -228,6 +240,15 @@ impl IdentityService {
         let settings = settings_from(current.settings.clone(), input)?;
         let password = match input.bind_password.as_deref() {
             Some(p) if !p.is_empty() => p.to_owned(),
+            // The stored password goes only to the server and account it was given for.
+            _ if settings.url != current.settings.url
+                || settings.bind_dn != current.settings.bind_dn =>
+            {
+                return Err(IdentityError::Invalid(
+                    "bind_password: give the password again when the server URL or bind DN changes"
+                        .into(),
+                ));
+            }
             _ => current.bind_password.clone(),
         };
         ldap::check(&settings, &password)
@@ -245,6 +266,7 @@ impl IdentityService {
 
     pub async fn delete_directory(&self, access: &Access, id: uuid::Uuid) -> Result<()> {
         access.require(Permission::OrgManage)?;
+        access.owner_only(true, "remove an outside directory")?;
         self.store
             .delete_directory(access.org, id, &access.actor)
             .await?;
@@ -306,7 +328,18 @@ impl IdentityService {
         let Some(d) = self.store.directory(user.org, id).await? else {
             return Ok(false);
         };
-        match ldap::authenticate(&d.settings, &d.bind_password, &user.email, password).await {
+        let Some(expected) = self.store.external_id(user.org, user.id).await? else {
+            return Ok(false);
+        };
+        match ldap::authenticate(
+            &d.settings,
+            &d.bind_password,
+            &user.email,
+            &expected,
+            password,
+        )
+        .await
+        {
             Ok(found) => Ok(found.is_some()),
             Err(e) => {
                 tracing::warn!(directory = %d.id, error = %e, "cannot check a password with the directory");

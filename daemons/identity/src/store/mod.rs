@@ -299,6 +299,8 @@ pub trait FederationStore: Send + Sync {
         org: OrgId,
         id: uuid::Uuid,
     ) -> Result<Option<crate::model::Directory>>;
+    /// The directory entry id an account was synced from.
+    async fn external_id(&self, org: OrgId, user: UserId) -> Result<Option<String>>;
     /// Every organization's directories, for the periodic sync.
     async fn all_directories(&self) -> Result<Vec<crate::model::Directory>>;
     /// Removes a directory: the users it brought are disabled (their sessions end) and its

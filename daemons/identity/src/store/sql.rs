@@ -293,6 +293,13 @@ macro_rules! sql_store {
                 if r.rows_affected() == 0 {
                     return Err(crate::error::IdentityError::NotFound(format!("user {id}")));
                 }
+                // A new password makes every unused setup or reset link of the account void:
+                // one lost or leaked before must not set the password again.
+                sqlx::query("DELETE FROM password_resets WHERE org_id = $1 AND user_id = $2 AND used_at IS NULL")
+                    .bind(org)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 let event = nexus_store::NewEvent::new(
                     org,
                     "identity",

@@ -175,6 +175,21 @@ macro_rules! sql_federation_store {
                 row.map(TryInto::try_into).transpose()
             }
 
+            async fn external_id(
+                &self,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+            ) -> crate::error::Result<Option<String>> {
+                let id: Option<Option<String>> = sqlx::query_scalar(
+                    "SELECT external_id FROM users WHERE org_id = $1 AND id = $2",
+                )
+                .bind(org)
+                .bind(user)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(id.flatten())
+            }
+
             async fn all_directories(&self) -> crate::error::Result<Vec<crate::model::Directory>> {
                 let rows: Vec<crate::store::DirectoryRow> =
                     sqlx::query_as(crate::store::sql_directories::ALL_DIRECTORIES)
@@ -209,28 +224,38 @@ macro_rules! sql_federation_store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+                // Owners stay enabled (an organization keeps its owners); they have no password
+                // here any more, so they set one through `nexusctl users reset-password`.
                 let members: Vec<crate::model::UserId> = sqlx::query_scalar(
-                    "SELECT id FROM users WHERE org_id = $1 AND directory_id = $2",
+                    "SELECT id FROM users WHERE org_id = $1 AND directory_id = $2 AND role <> 'owner' AND disabled = $3",
                 )
                 .bind(org)
                 .bind(id)
+                .bind(false)
                 .fetch_all(&mut *tx)
                 .await?;
                 let now = chrono::Utc::now();
                 for user in &members {
+                    sqlx::query("UPDATE users SET disabled = $1 WHERE org_id = $2 AND id = $3")
+                        .bind(true)
+                        .bind(org)
+                        .bind(*user)
+                        .execute(&mut *tx)
+                        .await?;
                     for revoke in crate::store::REVOKE_USER_TOKENS {
                         sqlx::query(revoke).bind(now).bind(org).bind(*user).execute(&mut *tx).await?;
                     }
+                    Self::audit_in(
+                        &mut tx,
+                        org,
+                        actor,
+                        "user.disabled",
+                        format!("user:{user}"),
+                        serde_json::json!({ "reason": "its directory was removed", "directory": name }),
+                    )
+                    .await?;
                 }
-                let disabled = sqlx::query(
-                    "UPDATE users SET disabled = $1 WHERE org_id = $2 AND directory_id = $3",
-                )
-                .bind(true)
-                .bind(org)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                let disabled = members.len();
                 // Its groups go with it (ON DELETE CASCADE), and their memberships and grants.
                 sqlx::query("DELETE FROM directories WHERE org_id = $1 AND id = $2")
                     .bind(org)
@@ -292,19 +317,27 @@ macro_rules! sql_federation_store {
                 };
 
                 // Users: created, updated, re-enabled, or disabled when gone.
-                let existing: Vec<(UserId, Option<String>, String, String, bool)> = sqlx::query_as(
-                    "SELECT id, external_id, email, display_name, disabled FROM users \
+                let existing: Vec<(UserId, Option<String>, String, String, bool, String)> = sqlx::query_as(
+                    "SELECT id, external_id, email, display_name, disabled, role FROM users \
                      WHERE org_id = $1 AND directory_id = $2",
                 )
                 .bind(org)
                 .bind(id)
                 .fetch_all(&mut *tx)
                 .await?;
+                let mut owners = HashSet::new();
                 let by_external: HashMap<String, (UserId, String, String, bool)> = existing
                     .into_iter()
-                    .filter_map(|(u, ext, email, name, disabled)| ext.map(|e| (e, (u, email, name, disabled))))
+                    .filter_map(|(u, ext, email, name, disabled, role)| {
+                        if role == crate::model::Role::Owner.as_str() {
+                            owners.insert(u);
+                        }
+                        ext.map(|e| (e, (u, email, name, disabled)))
+                    })
                     .collect();
-                let mut seen = HashSet::new();
+                // Entries the directory still has but the sync could not take (no address,
+                // a duplicate) are not "gone": their accounts are left as they are.
+                let mut seen: HashSet<String> = snapshot.unusable.iter().cloned().collect();
                 let mut by_dn: HashMap<String, UserId> = HashMap::new();
                 for u in &snapshot.users {
                     let skip = |reason: &str| SkippedEntry { entry: u.dn.clone(), reason: reason.to_owned() };
@@ -332,6 +365,19 @@ macro_rules! sql_federation_store {
                         .bind(org)
                         .bind(*user)
                         .execute(&mut *tx)
+                        .await?;
+                        Self::audit_in(
+                            &mut tx,
+                            org,
+                            actor,
+                            "user.updated",
+                            format!("user:{user}"),
+                            serde_json::json!({
+                                "email": new_email, "display_name": u.name,
+                                "was": { "email": email, "display_name": name },
+                                "directory": directory_name,
+                            }),
+                        )
                         .await?;
                         report.users_updated += 1;
                         continue;
@@ -373,8 +419,16 @@ macro_rules! sql_federation_store {
                     by_dn.insert(crate::ldap::normalize_dn(&u.dn), user);
                     report.users_created += 1;
                 }
-                for (external, (user, _, _, disabled)) in &by_external {
+                for (external, (user, email, _, disabled)) in &by_external {
                     if seen.contains(external) || *disabled {
+                        continue;
+                    }
+                    if owners.contains(user) {
+                        // An organization keeps its owners: a sync does not disable one.
+                        report.skipped.push(SkippedEntry {
+                            entry: email.clone(),
+                            reason: "an owner is gone from the directory; not disabled by the sync, do it here after making someone else owner".into(),
+                        });
                         continue;
                     }
                     sqlx::query("UPDATE users SET disabled = $1 WHERE org_id = $2 AND id = $3")

@@ -322,6 +322,44 @@ changetype: delete
         assert_eq!(again[k], 0, "{k}: {again}");
     }
 
+    // Between syncs the address moves to another entry: its password does not open Carol's
+    // account, because sign-in binds only as the entry the account was synced from.
+    slapd
+        .modify(
+            "dn: uid=carol,ou=people,dc=example,dc=test
+changetype: modify
+replace: mail
+mail: carol.smith@example.test
+
+dn: uid=mallory,ou=people,dc=example,dc=test
+changetype: add
+objectClass: inetOrgPerson
+uid: mallory
+cn: Mallory
+sn: Mallory
+mail: carol@example.test
+userPassword: mallory's own passphrase
+",
+        )
+        .unwrap();
+    assert_eq!(
+        login(&s, "carol@example.test", "mallory's own passphrase").await,
+        401
+    );
+    // Pointing the directory elsewhere needs its password again.
+    let dir_path = format!("/api/admin/directories/{id}");
+    let (status, v) = s
+        .call(
+            "PATCH",
+            &dir_path,
+            Some(&owner),
+            Some(&json!({ "url": "ldap://127.0.0.1:9" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"]["code"], codes::VALIDATION_FAILED);
+
     // A directory that stops answering is reported, on the sync and in the list.
     drop(slapd);
     let (status, v) = s.call("POST", &sync, Some(&owner), None).await.unwrap();
