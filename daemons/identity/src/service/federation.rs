@@ -355,11 +355,7 @@ impl IdentityService {
         let Some(id) = user.directory else {
             return Ok(());
         };
-        let name = self
-            .store
-            .directory(user.org, id)
-            .await?
-            .map_or_else(|| id.to_string(), |d| d.name);
+        let name = self.directory_name(user.org, id).await?;
         Err(IdentityError::ManagedByDirectory(
             format!("the password of {}", user.email),
             name,
@@ -378,15 +374,20 @@ impl IdentityService {
         let Some(id) = g.directory else {
             return Ok(());
         };
-        let name = self
-            .store
-            .directory(org, id)
-            .await?
-            .map_or_else(|| id.to_string(), |d| d.name);
+        let name = self.directory_name(org, id).await?;
         Err(IdentityError::ManagedByDirectory(
             format!("the group {}", g.name),
             name,
         ))
+    }
+
+    /// A directory's name for messages (its id, should it be gone).
+    async fn directory_name(&self, org: nexus_store::OrgId, id: uuid::Uuid) -> Result<String> {
+        Ok(self
+            .store
+            .directory(org, id)
+            .await?
+            .map_or_else(|| id.to_string(), |d| d.name))
     }
 
     /// Checks a user's password: with the directory for an account it brought in, else

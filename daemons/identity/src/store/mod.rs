@@ -4,6 +4,14 @@
 //! cross-tenant lookups are the ones that happen before a tenant is known (a login by
 //! e-mail, a session token) and the platform-level organization list.
 
+/// The `users` columns a [`UserRow`] reads, for every query that loads accounts.
+macro_rules! select_users {
+    () => {
+        "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, \
+         disabled, created_at, directory_id FROM users "
+    };
+}
+
 mod postgres;
 mod sql;
 mod sql_credentials;

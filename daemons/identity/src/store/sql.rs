@@ -225,8 +225,8 @@ macro_rules! sql_store {
                 id: crate::model::UserId,
             ) -> crate::error::Result<Option<crate::model::User>> {
                 let row: Option<crate::store::UserRow> = sqlx::query_as(concat!(
-                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at, directory_id ",
-                    "FROM users WHERE org_id = $1 AND id = $2"
+                    select_users!(),
+                    "WHERE org_id = $1 AND id = $2"
                 ))
                 .bind(org)
                 .bind(id)
@@ -241,8 +241,8 @@ macro_rules! sql_store {
                 email: &str,
             ) -> crate::error::Result<Option<crate::model::User>> {
                 let row: Option<crate::store::UserRow> = sqlx::query_as(concat!(
-                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at, directory_id ",
-                    "FROM users WHERE org_id = $1 AND email = $2"
+                    select_users!(),
+                    "WHERE org_id = $1 AND email = $2"
                 ))
                 .bind(org)
                 .bind(email)
@@ -253,8 +253,8 @@ macro_rules! sql_store {
 
             async fn list_users(&self, org: nexus_store::OrgId) -> crate::error::Result<Vec<crate::model::User>> {
                 let rows: Vec<crate::store::UserRow> = sqlx::query_as(concat!(
-                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at, directory_id ",
-                    "FROM users WHERE org_id = $1 ORDER BY email"
+                    select_users!(),
+                    "WHERE org_id = $1 ORDER BY email"
                 ))
                 .bind(org)
                 .fetch_all(&self.pool)
@@ -264,8 +264,8 @@ macro_rules! sql_store {
 
             async fn find_login(&self, email: &str) -> crate::error::Result<Vec<crate::model::User>> {
                 let rows: Vec<crate::store::UserRow> = sqlx::query_as(concat!(
-                    "SELECT id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at, directory_id ",
-                    "FROM users WHERE email = $1 ORDER BY created_at"
+                    select_users!(),
+                    "WHERE email = $1 ORDER BY created_at"
                 ))
                 .bind(email)
                 .fetch_all(&self.pool)

@@ -42,6 +42,34 @@ macro_rules! sql_federation_store {
                 Ok(())
             }
 
+            /// Disables an account the directory no longer vouches for: its sessions end and
+            /// its tokens are revoked in the same transaction, as an administrator's disable
+            /// does; `details` say why, for the audit record.
+            async fn disable_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                org: nexus_store::OrgId,
+                user: crate::model::UserId,
+                at: chrono::DateTime<chrono::Utc>,
+                actor: &nexus_store::audit::Actor,
+                details: serde_json::Value,
+            ) -> crate::error::Result<()> {
+                sqlx::query("UPDATE users SET disabled = $1 WHERE org_id = $2 AND id = $3")
+                    .bind(true)
+                    .bind(org)
+                    .bind(user)
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
+                    .bind(org)
+                    .bind(user)
+                    .execute(&mut **tx)
+                    .await?;
+                for revoke in crate::store::REVOKE_USER_TOKENS {
+                    sqlx::query(revoke).bind(at).bind(org).bind(user).execute(&mut **tx).await?;
+                }
+                Self::audit_in(tx, org, actor, "user.disabled", format!("user:{user}"), details).await
+            }
+
             /// Whether another account of `org` than `except` has `email`.
             async fn email_taken(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -215,17 +243,17 @@ macro_rules! sql_federation_store {
                     return Err(crate::error::IdentityError::NotFound(format!("directory {id}")));
                 };
                 // Its users had no password here: they cannot sign in any more, so they are
-                // disabled (an administrator may reset a password to keep one).
+                // disabled (an administrator may reset a password to keep one). Owners stay
+                // enabled (an organization keeps its owners) but lose their sessions; they set
+                // a password through `nexusctl users reset-password`.
                 sqlx::query(
                     "DELETE FROM sessions WHERE org_id = $1 AND user_id IN \
-                     (SELECT id FROM users WHERE org_id = $1 AND directory_id = $2)",
+                     (SELECT id FROM users WHERE org_id = $1 AND directory_id = $2 AND role = 'owner')",
                 )
                 .bind(org)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-                // Owners stay enabled (an organization keeps its owners); they have no password
-                // here any more, so they set one through `nexusctl users reset-password`.
                 let members: Vec<crate::model::UserId> = sqlx::query_scalar(
                     "SELECT id FROM users WHERE org_id = $1 AND directory_id = $2 AND role <> 'owner' AND disabled = $3",
                 )
@@ -236,24 +264,8 @@ macro_rules! sql_federation_store {
                 .await?;
                 let now = chrono::Utc::now();
                 for user in &members {
-                    sqlx::query("UPDATE users SET disabled = $1 WHERE org_id = $2 AND id = $3")
-                        .bind(true)
-                        .bind(org)
-                        .bind(*user)
-                        .execute(&mut *tx)
-                        .await?;
-                    for revoke in crate::store::REVOKE_USER_TOKENS {
-                        sqlx::query(revoke).bind(now).bind(org).bind(*user).execute(&mut *tx).await?;
-                    }
-                    Self::audit_in(
-                        &mut tx,
-                        org,
-                        actor,
-                        "user.disabled",
-                        format!("user:{user}"),
-                        serde_json::json!({ "reason": "its directory was removed", "directory": name }),
-                    )
-                    .await?;
+                    let why = serde_json::json!({ "reason": "its directory was removed", "directory": name });
+                    Self::disable_in(&mut tx, org, *user, now, actor, why).await?;
                 }
                 let disabled = members.len();
                 // Its groups go with it (ON DELETE CASCADE), and their memberships and grants.
@@ -431,29 +443,8 @@ macro_rules! sql_federation_store {
                         });
                         continue;
                     }
-                    sqlx::query("UPDATE users SET disabled = $1 WHERE org_id = $2 AND id = $3")
-                        .bind(true)
-                        .bind(org)
-                        .bind(*user)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
-                        .bind(org)
-                        .bind(*user)
-                        .execute(&mut *tx)
-                        .await?;
-                    for revoke in crate::store::REVOKE_USER_TOKENS {
-                        sqlx::query(revoke).bind(at).bind(org).bind(*user).execute(&mut *tx).await?;
-                    }
-                    Self::audit_in(
-                        &mut tx,
-                        org,
-                        actor,
-                        "user.disabled",
-                        format!("user:{user}"),
-                        serde_json::json!({ "reason": "no longer in the directory", "directory": directory_name }),
-                    )
-                    .await?;
+                    let why = serde_json::json!({ "reason": "no longer in the directory", "directory": directory_name });
+                    Self::disable_in(&mut tx, org, *user, at, actor, why).await?;
                     report.users_disabled += 1;
                 }
 

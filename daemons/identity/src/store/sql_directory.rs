@@ -316,11 +316,11 @@ macro_rules! sql_directory_store {
                 org: nexus_store::OrgId,
                 id: uuid::Uuid,
             ) -> crate::error::Result<Vec<crate::model::User>> {
-                let rows: Vec<crate::store::UserRow> = sqlx::query_as(
-                    "SELECT u.id, u.org_id, u.email, u.display_name, u.role, u.password_hash, u.must_change_password, \
-                     u.disabled, u.created_at, u.directory_id FROM users u JOIN group_members m ON m.user_id = u.id \
-                     WHERE m.org_id = $1 AND m.group_id = $2 ORDER BY u.email",
-                )
+                let rows: Vec<crate::store::UserRow> = sqlx::query_as(concat!(
+                    select_users!(),
+                    "WHERE org_id = $1 AND id IN \
+                     (SELECT user_id FROM group_members WHERE org_id = $1 AND group_id = $2) ORDER BY email",
+                ))
                 .bind(org)
                 .bind(id)
                 .fetch_all(&self.pool)
