@@ -34,6 +34,8 @@ pub enum IdentityError {
     NoPasskey,
     #[error("the directory could not be read: {0}")]
     DirectoryUnreachable(String),
+    #[error("the sign-in provider could not be reached or is not an OpenID provider: {0}")]
+    ProviderUnreachable(String),
     #[error("{0} is managed in the directory `{1}`: change it there")]
     ManagedByDirectory(String, String),
     #[error("{0}")]
@@ -108,6 +110,9 @@ impl From<IdentityError> for ApiError {
             IdentityError::NoPasskey => ApiError::bad_request(codes::AUTH_NO_PASSKEY, msg),
             IdentityError::DirectoryUnreachable(_) => {
                 ApiError::bad_request(codes::DIRECTORY_UNREACHABLE, msg)
+            }
+            IdentityError::ProviderUnreachable(_) => {
+                ApiError::bad_request(codes::SSO_PROVIDER_UNREACHABLE, msg)
             }
             IdentityError::ManagedByDirectory(..) => {
                 ApiError::new(StatusCode::CONFLICT, codes::VALIDATION_FAILED, msg)

@@ -71,6 +71,7 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             "directories",
             include_str!("../migrations/sqlite/0009_directories.sql"),
         ),
+        Migration::new(10, "sso", include_str!("../migrations/sqlite/0010_sso.sql")),
     ],
     postgres: &[
         Migration::new(
@@ -117,6 +118,11 @@ pub static MIGRATIONS: AppMigrations = AppMigrations {
             9,
             "directories",
             include_str!("../migrations/postgres/0009_directories.sql"),
+        ),
+        Migration::new(
+            10,
+            "sso",
+            include_str!("../migrations/postgres/0010_sso.sql"),
         ),
     ],
 };

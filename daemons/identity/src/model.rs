@@ -339,3 +339,25 @@ pub struct DirectorySnapshot {
     /// duplicate): their accounts, if any, are left as they are, not disabled.
     pub unusable: Vec<String>,
 }
+
+/// An outside OpenID Connect provider an organization's people sign in through ("Sign in
+/// with …" on the login page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityProvider {
+    pub id: uuid::Uuid,
+    pub org: OrgId,
+    /// What the login page's button says: "Sign in with {name}".
+    pub name: String,
+    /// The provider's issuer identifier, exactly as its discovery document states it.
+    pub issuer: String,
+    pub client_id: String,
+    /// Needed in clear at the token endpoint; never shown.
+    pub client_secret: String,
+    /// Whether someone the provider vouches for, with no account here yet, gets one (as a
+    /// member) at their first sign-in.
+    pub create_users: bool,
+    /// Whether the provider's e-mail addresses count as verified without an
+    /// `email_verified` claim (Microsoft Entra ID sends none).
+    pub trust_email: bool,
+    pub created_at: DateTime<Utc>,
+}

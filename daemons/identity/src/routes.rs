@@ -53,6 +53,7 @@ pub fn router(state: RouteState) -> Router {
         .merge(directories::routes())
         .merge(mfa::routes())
         .merge(passkeys::routes())
+        .merge(sso::routes())
         .merge(oauth::routes())
         .with_state(state)
 }
@@ -62,6 +63,7 @@ mod directories;
 mod mfa;
 mod oauth;
 mod passkeys;
+mod sso;
 
 pub use crate::authz::{Authenticated, Caller};
 
@@ -203,14 +205,19 @@ impl FromRequestParts<RouteState> for Caller {
 }
 
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, COOKIE).map(str::to_owned)
+}
+
+/// The value of cookie `name` in a request.
+pub(super) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
 }
 
 async fn view(
@@ -335,18 +342,24 @@ pub(super) fn no_store(body: impl IntoResponse) -> Response {
 
 /// The session answer with its cookie.
 async fn logged_in(state: &RouteState, login: &NewLogin) -> Result<Response, ApiError> {
+    let mut resp = no_store(ApiJson(view(state, &login.user, &login.org).await?));
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, session_set_cookie(state, login)?);
+    Ok(resp)
+}
+
+/// The `Set-Cookie` value that carries a new session.
+pub(super) fn session_set_cookie(
+    state: &RouteState,
+    login: &NewLogin,
+) -> Result<HeaderValue, ApiError> {
     let max_age = state.service.session_lifetime().as_secs();
-    let cookie = format!(
+    HeaderValue::from_str(&format!(
         "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
         login.token,
         if state.secure_cookie { "; Secure" } else { "" }
-    );
-    let mut resp = no_store(ApiJson(view(state, &login.user, &login.org).await?));
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
-    );
-    Ok(resp)
+    ))
+    .map_err(ApiError::internal)
 }
 
 async fn logout(

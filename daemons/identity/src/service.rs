@@ -26,6 +26,7 @@ pub mod mfa;
 pub mod oidc;
 pub mod passkeys;
 pub mod recovery;
+pub mod sso;
 
 /// Shortest password accepted when a user chooses one.
 pub const MIN_PASSWORD_LEN: usize = 12;
@@ -54,6 +55,8 @@ pub struct IdentityService {
     reset_throttle: Arc<Throttle>,
     /// The WebAuthn relying party, or why passkeys are off.
     passkeys: std::result::Result<Arc<webauthn_rs::Webauthn>, String>,
+    /// Calls to outside OpenID providers, and their cached metadata.
+    sso_http: sso::SsoHttp,
 }
 
 /// What a correct password leads to.
@@ -119,6 +122,7 @@ impl IdentityService {
             mail: None,
             reset_throttle: Arc::new(recovery::reset_throttle()),
             passkeys: Err("passkeys are not set up on this instance".into()),
+            sso_http: sso::SsoHttp::default(),
         }
     }
 

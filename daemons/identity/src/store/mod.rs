@@ -18,6 +18,7 @@ mod sql_credentials;
 mod sql_directories;
 mod sql_directory;
 mod sql_passkeys;
+mod sql_sso;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -27,8 +28,8 @@ use nexus_store::{Db, OrgId};
 
 use crate::error::Result;
 use crate::model::{
-    ApiToken, AuthCode, CustomRole, Grantee, Group, Logo, NewUser, OAuthClient, Organization,
-    PasskeyRecord, RefreshToken, Role, Session, TotpRecord, User, UserId,
+    ApiToken, AuthCode, CustomRole, Grantee, Group, IdentityProvider, Logo, NewUser, OAuthClient,
+    Organization, PasskeyRecord, RefreshToken, Role, Session, TotpRecord, User, UserId,
 };
 
 /// Which sessions a password change ends, in the same transaction.
@@ -45,7 +46,14 @@ pub enum EndSessions<'a> {
 /// [`nexus_store::audit`]).
 #[async_trait]
 pub trait IdentityStore:
-    CredentialStore + DirectoryStore + PasskeyStore + FederationStore + Send + Sync + std::fmt::Debug
+    CredentialStore
+    + DirectoryStore
+    + PasskeyStore
+    + FederationStore
+    + SsoStore
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// Creates an organization (a new tenant).
     async fn create_org(&self, slug: &str, name: &str, actor: &Actor) -> Result<Organization>;
@@ -332,6 +340,49 @@ pub trait FederationStore: Send + Sync {
         at: DateTime<Utc>,
         actor: &Actor,
     ) -> Result<crate::model::SyncReport>;
+}
+
+/// Outside OpenID Connect providers and the sign-ins they link to accounts. Part of every
+/// [`IdentityStore`].
+#[async_trait]
+pub trait SsoStore: Send + Sync {
+    /// Records a new provider; `Conflict` when the organization has one of that name.
+    async fn create_provider(&self, p: &IdentityProvider, actor: &Actor) -> Result<()>;
+    /// Saves a provider's settings; `NotFound` outside its organization.
+    async fn update_provider(&self, p: &IdentityProvider, actor: &Actor) -> Result<()>;
+    async fn providers(&self, org: OrgId) -> Result<Vec<IdentityProvider>>;
+    async fn provider(&self, org: OrgId, id: uuid::Uuid) -> Result<Option<IdentityProvider>>;
+    /// Every organization's providers: the login page offers them before a tenant is known.
+    async fn all_providers(&self) -> Result<Vec<IdentityProvider>>;
+    /// Removes a provider and its links (accounts stay; their people sign in otherwise).
+    async fn delete_provider(&self, org: OrgId, id: uuid::Uuid, actor: &Actor) -> Result<()>;
+    /// The account a provider's subject signs in to, and notes the sign-in.
+    async fn linked_user(
+        &self,
+        provider: &IdentityProvider,
+        subject: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<UserId>>;
+    /// Links a subject to an existing account; `Conflict` when the account is linked to
+    /// another subject of this provider already.
+    async fn link_login(
+        &self,
+        provider: &IdentityProvider,
+        subject: &str,
+        user: UserId,
+        actor: &Actor,
+    ) -> Result<()>;
+    /// Creates an account for a subject and links it, in one transaction (with the
+    /// `identity.user.created` event); `Conflict` when the address is taken meanwhile.
+    async fn create_linked_user(
+        &self,
+        provider: &IdentityProvider,
+        subject: &str,
+        user: &NewUser,
+        actor: &Actor,
+    ) -> Result<User>;
+    /// The providers an account is linked to, by name.
+    async fn user_links(&self, org: OrgId, user: UserId) -> Result<Vec<String>>;
 }
 
 /// Passkeys and the WebAuthn ceremonies that register and use them. Part of every
@@ -763,5 +814,34 @@ fn conflict_or(e: sqlx::Error, what: &str) -> crate::error::IdentityError {
             crate::error::IdentityError::Conflict(what.to_owned())
         }
         _ => e.into(),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ProviderRow {
+    id: uuid::Uuid,
+    org_id: OrgId,
+    name: String,
+    issuer: String,
+    client_id: String,
+    client_secret: String,
+    create_users: bool,
+    trust_email: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl From<ProviderRow> for IdentityProvider {
+    fn from(r: ProviderRow) -> Self {
+        Self {
+            id: r.id,
+            org: r.org_id,
+            name: r.name,
+            issuer: r.issuer,
+            client_id: r.client_id,
+            client_secret: r.client_secret,
+            create_users: r.create_users,
+            trust_email: r.trust_email,
+            created_at: r.created_at,
+        }
     }
 }

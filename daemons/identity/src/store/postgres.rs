@@ -3,6 +3,7 @@
 super::sql::sql_store!(
     PgStore,
     sqlx::PgPool,
+    sqlx::Postgres,
     nexus_store::outbox::postgres::append,
     nexus_store::audit::postgres::append
 );
@@ -26,3 +27,5 @@ super::sql_directories::sql_federation_store!(
     sqlx::Postgres,
     nexus_store::audit::postgres::append
 );
+
+super::sql_sso::sql_sso_store!(PgStore, sqlx::Postgres);

@@ -11,7 +11,7 @@ pub(crate) const END_USER_SESSIONS: &str =
     "DELETE FROM sessions WHERE org_id = $1 AND user_id = $2 AND token_hash <> $3";
 
 macro_rules! sql_store {
-    ($name:ident, $pool:ty, $append:path, $audit:path) => {
+    ($name:ident, $pool:ty, $db:ty, $append:path, $audit:path) => {
         #[derive(Debug, Clone)]
         pub struct $name {
             pool: $pool,
@@ -23,6 +23,60 @@ macro_rules! sql_store {
         impl $name {
             pub fn new(pool: $pool, db: nexus_store::Db, outbox: nexus_store::Outbox) -> Self {
                 Self { pool, db, outbox }
+            }
+
+            /// Inserts an account, with its `identity.user.created` event and audit record,
+            /// in the caller's transaction.
+            pub(crate) async fn insert_user_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                org: nexus_store::OrgId,
+                u: &crate::model::NewUser,
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<crate::model::User> {
+                let user = crate::model::User {
+                    id: crate::model::UserId::generate(),
+                    org,
+                    email: u.email.clone(),
+                    display_name: u.display_name.clone(),
+                    role: u.role,
+                    password_hash: u.password_hash.clone(),
+                    must_change_password: u.must_change_password,
+                    disabled: false,
+                    created_at: chrono::Utc::now(),
+                    directory: None,
+                };
+                sqlx::query(
+                    "INSERT INTO users (id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(user.id)
+                .bind(org)
+                .bind(&user.email)
+                .bind(&user.display_name)
+                .bind(user.role.as_str())
+                .bind(&user.password_hash)
+                .bind(user.must_change_password)
+                .bind(user.disabled)
+                .bind(user.created_at)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| crate::store::conflict_or(e, &format!("user `{}`", u.email)))?;
+                let event = nexus_store::NewEvent::new(
+                    org,
+                    "identity",
+                    "identity.user.created",
+                    serde_json::json!({ "user_id": user.id, "email": user.email, "role": user.role }),
+                );
+                $append(&mut **tx, &event).await?;
+                let record = nexus_store::audit::NewRecord::new(
+                    Some(org),
+                    actor,
+                    "user.created",
+                    format!("user:{}", user.id),
+                    serde_json::json!({ "email": user.email, "role": user.role }),
+                );
+                $audit(&mut **tx, &record).await?;
+                Ok(user)
             }
         }
 
@@ -170,50 +224,8 @@ macro_rules! sql_store {
                 u: &crate::model::NewUser,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<crate::model::User> {
-                let user = crate::model::User {
-                    id: crate::model::UserId::generate(),
-                    org,
-                    email: u.email.clone(),
-                    display_name: u.display_name.clone(),
-                    role: u.role,
-                    password_hash: u.password_hash.clone(),
-                    must_change_password: u.must_change_password,
-                    disabled: false,
-                    created_at: chrono::Utc::now(),
-                    directory: None,
-                };
                 let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
-                sqlx::query(
-                    "INSERT INTO users (id, org_id, email, display_name, role, password_hash, must_change_password, disabled, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(user.id)
-                .bind(org)
-                .bind(&user.email)
-                .bind(&user.display_name)
-                .bind(user.role.as_str())
-                .bind(&user.password_hash)
-                .bind(user.must_change_password)
-                .bind(user.disabled)
-                .bind(user.created_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| crate::store::conflict_or(e, &format!("user `{}`", u.email)))?;
-                let event = nexus_store::NewEvent::new(
-                    org,
-                    "identity",
-                    "identity.user.created",
-                    serde_json::json!({ "user_id": user.id, "email": user.email, "role": user.role }),
-                );
-                $append(&mut *tx, &event).await?;
-                let record = nexus_store::audit::NewRecord::new(
-                    Some(org),
-                    actor,
-                    "user.created",
-                    format!("user:{}", user.id),
-                    serde_json::json!({ "email": user.email, "role": user.role }),
-                );
-                $audit(&mut *tx, &record).await?;
+                let user = Self::insert_user_in(&mut tx, org, u, actor).await?;
                 tx.commit().await?;
                 self.outbox.wake();
                 Ok(user)

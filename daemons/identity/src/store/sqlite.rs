@@ -3,6 +3,7 @@
 super::sql::sql_store!(
     SqliteStore,
     sqlx::SqlitePool,
+    sqlx::Sqlite,
     nexus_store::outbox::sqlite::append,
     nexus_store::audit::sqlite::append
 );
@@ -26,3 +27,5 @@ super::sql_directories::sql_federation_store!(
     sqlx::Sqlite,
     nexus_store::audit::sqlite::append
 );
+
+super::sql_sso::sql_sso_store!(SqliteStore, sqlx::Sqlite);

@@ -13,7 +13,7 @@ async fn post(s: &TestServer, path: &str, cookie: Option<&str>, body: Value) -> 
 }
 
 /// The code an authenticator app shows `offset` seconds from now.
-fn app_code(secret_base32: &str, offset: i64) -> String {
+pub(crate) fn app_code(secret_base32: &str, offset: i64) -> String {
     let secret = totp_rs::Secret::try_from_base32(secret_base32).unwrap();
     let totp = totp_rs::Builder::new().with_secret(secret).build().unwrap();
     let t = u64::try_from(chrono_now() + offset).unwrap();

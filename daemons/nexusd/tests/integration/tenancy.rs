@@ -58,6 +58,8 @@ struct Beta {
     /// B's outside directory, on a real slapd kept running for the walk (nil without one).
     directory: String,
     _slapd: Option<nexus_testkit::Slapd>,
+    /// B's sign-in provider (this very instance, as B's OpenID provider).
+    provider: String,
 }
 
 impl Beta {
@@ -72,7 +74,9 @@ impl Beta {
             &self.role,
             &self.session_id,
             &self.directory,
+            &self.provider,
             "Beta Ltd",
+            "Beta SSO",
             "Beta Directory",
             "Beta Group",
             "Beta Role",
@@ -230,6 +234,20 @@ fn request_for(method: &str, path: &str, b: &Beta) -> Option<(String, Option<Val
         ("POST", "/api/admin/directories/{id}/sync") => {
             (format!("/api/admin/directories/{}/sync", b.directory), None)
         }
+        ("GET", "/api/admin/sso-providers" | "/api/sso/providers" | "/api/sso/callback") => {
+            (path.to_owned(), None)
+        }
+        ("POST", "/api/admin/sso-providers") => (path.to_owned(), body(json!({ "name": "walk" }))),
+        ("GET" | "DELETE", "/api/admin/sso-providers/{id}") => {
+            (format!("/api/admin/sso-providers/{}", b.provider), None)
+        }
+        ("PATCH", "/api/admin/sso-providers/{id}") => (
+            format!("/api/admin/sso-providers/{}", b.provider),
+            body(json!({ "name": "taken over", "create_users": true })),
+        ),
+        // Public (the login page's button): it sends the browser to B's provider, and
+        // reads or changes nothing of B.
+        ("GET", "/api/sso/{id}/start") => (format!("/api/sso/{}/start", b.provider), None),
         ("DELETE", "/api/account/sessions/{id}") => {
             (format!("/api/account/sessions/{}", b.session_id), None)
         }
@@ -361,6 +379,21 @@ async fn setup(backend: Backend) -> Option<(TestServer, String, String, Beta)> {
         }
         None => "00000000-0000-0000-0000-000000000000".to_owned(),
     };
+    let (status, provider) = s
+        .call(
+            "POST",
+            "/api/admin/sso-providers",
+            Some(&cookie),
+            Some(&json!({
+                "name": "Beta SSO",
+                "issuer": s.base,
+                "client_id": client["client_id"],
+                "client_secret": client["client_secret"],
+            })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{provider}");
     let b = Beta {
         org: beta.id.to_string(),
         user: bob.id.to_string(),
@@ -375,6 +408,7 @@ async fn setup(backend: Backend) -> Option<(TestServer, String, String, Beta)> {
         session_id,
         directory,
         _slapd: slapd,
+        provider: provider["id"].as_str().unwrap().to_owned(),
     };
     Some((s, alice, alice_token, b))
 }
@@ -445,7 +479,12 @@ async fn walk(backend: Backend) {
             for secret in b.secrets().into_iter().filter(|x| !sent.contains(x)) {
                 assert!(!text.contains(secret), "{what} leaked `{secret}`: {text}");
             }
-            if path.contains("{id}") {
+            if path == "/api/sso/{id}/start" {
+                assert!(
+                    status == 303 && location.starts_with(&s.url("/oauth/authorize?")),
+                    "{what}: {status} {location}"
+                );
+            } else if path.contains("{id}") {
                 assert!(
                     status == 404 || status == 401 || status == 403,
                     "{what} reached B's object: {status} {text}"
@@ -481,6 +520,15 @@ async fn walk(backend: Backend) {
     assert_eq!(role["name"], "Beta Role");
     assert_eq!(role["permissions"], json!(["users:read"]));
     assert_eq!(role["groups"], json!([b.group]));
+    let (_, provider) = s
+        .get_json(
+            &format!("/api/admin/sso-providers/{}", b.provider),
+            Some(&b.cookie),
+        )
+        .await
+        .unwrap();
+    assert_eq!(provider["name"], "Beta SSO");
+    assert_eq!(provider["create_users"], true);
     let grant = s
         .client
         .post(s.url("/oauth/token"))

@@ -1,0 +1,197 @@
+//! Signing in through outside OpenID providers: the login page's buttons
+//! (`/api/sso/providers`), the way there and back (`/api/sso/{id}/start`,
+//! `/api/sso/callback`: browser navigations, so they answer with redirects, errors included),
+//! and the owners' configuration (`/api/admin/sso-providers`). The client secret goes in,
+//! never out.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use nexus_runtime::http::ClientAddr;
+use nexus_runtime::{ApiError, ApiJson, ApiPath};
+use serde_json::{Value, json};
+
+use super::{Authorized, RouteState, cookie_value, need, no_store, session_set_cookie};
+use crate::model::IdentityProvider;
+use crate::service::sso::{
+    BINDING_COOKIE, CALLBACK_PATH, ProviderInput, REQUEST_SECS, SsoFailure, SsoOutcome,
+};
+
+pub(super) fn routes() -> Router<RouteState> {
+    Router::new()
+        .route("/api/sso/providers", get(login_providers))
+        .route("/api/sso/{id}/start", get(start))
+        // Spelled out (it is CALLBACK_PATH) so the tenancy walk's route scan reads it.
+        .route("/api/sso/callback", get(callback))
+        .route(
+            "/api/admin/sso-providers",
+            get(list_providers).post(create_provider),
+        )
+        .route(
+            "/api/admin/sso-providers/{id}",
+            get(provider).patch(update_provider).delete(delete_provider),
+        )
+}
+
+fn provider_json(state: &RouteState, p: &IdentityProvider) -> Value {
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "issuer": p.issuer,
+        "client_id": p.client_id,
+        "create_users": p.create_users,
+        "trust_email": p.trust_email,
+        "created_at": p.created_at,
+        "redirect_uri": state.service.sso_redirect_uri(),
+    })
+}
+
+/// The buttons of the login page (`?org=SLUG` on an instance of several organizations).
+async fn login_providers(
+    State(state): State<RouteState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<ApiJson<Value>, ApiError> {
+    let org = params.get("org").map(String::as_str);
+    let providers = state.service.login_providers(org).await?;
+    Ok(ApiJson(json!({ "providers": providers })))
+}
+
+fn redirect(location: &str) -> Result<Response, ApiError> {
+    let mut resp = no_store(StatusCode::SEE_OTHER);
+    resp.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(location).map_err(ApiError::internal)?,
+    );
+    Ok(resp)
+}
+
+fn query(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// Back to the login page, saying why (a fixed code the page words; no free text in the
+/// address bar).
+fn failed(failure: SsoFailure, next: &str) -> Result<Response, ApiError> {
+    let mut pairs = vec![("sso_error", failure.code())];
+    if next != "/" {
+        pairs.push(("next", next));
+    }
+    redirect(&format!("/login?{}", query(&pairs)))
+}
+
+fn binding_cookie(state: &RouteState, value: &str, max_age: i64) -> Result<HeaderValue, ApiError> {
+    // Lax, not Strict: the way back is a cross-site navigation from the provider.
+    HeaderValue::from_str(&format!(
+        "{BINDING_COOKIE}={value}; Path={CALLBACK_PATH}; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        if state.secure_cookie { "; Secure" } else { "" }
+    ))
+    .map_err(ApiError::internal)
+}
+
+/// To the provider, with a cookie that binds the request to this browser.
+async fn start(
+    State(state): State<RouteState>,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let next = params.get("next").map(String::as_str);
+    match state.service.start_sso(id, next).await {
+        Ok(start) => {
+            let mut resp = redirect(&start.redirect)?;
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                binding_cookie(&state, &start.binding, REQUEST_SECS)?,
+            );
+            Ok(resp)
+        }
+        Err(failure) => failed(failure, next.unwrap_or("/")),
+    }
+}
+
+/// Back from the provider: a session (or the second step), or the login page with why.
+async fn callback(
+    State(state): State<RouteState>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let binding = cookie_value(&headers, BINDING_COOKIE);
+    let (result, next) = state.service.finish_sso(&params, binding, &client).await;
+    let mut resp = match result {
+        Ok(SsoOutcome::Session(login, next)) => {
+            let mut resp = redirect(&next)?;
+            resp.headers_mut()
+                .append(header::SET_COOKIE, session_set_cookie(&state, &login)?);
+            resp
+        }
+        Ok(SsoOutcome::SecondFactor(challenge, next)) => {
+            // In the fragment: it never reaches a server log or a Referer.
+            let q = if next == "/" {
+                String::new()
+            } else {
+                format!("?{}", query(&[("next", &next)]))
+            };
+            redirect(&format!("/login{q}#mfa={}", challenge.token))?
+        }
+        Err(failure) => failed(failure, &next)?,
+    };
+    resp.headers_mut()
+        .append(header::SET_COOKIE, binding_cookie(&state, "", 0)?);
+    Ok(resp)
+}
+
+async fn list_providers(
+    State(state): State<RouteState>,
+    Authorized { access, .. }: Authorized<need::OrgManage>,
+) -> Result<ApiJson<Value>, ApiError> {
+    let all = state.service.sso_providers(&access).await?;
+    Ok(ApiJson(json!({
+        "providers": all.iter().map(|p| provider_json(&state, p)).collect::<Vec<_>>(),
+        "redirect_uri": state.service.sso_redirect_uri(),
+    })))
+}
+
+/// Adds a provider after fetching its discovery document and keys.
+async fn create_provider(
+    State(state): State<RouteState>,
+    Authorized { access, .. }: Authorized<need::OrgManage>,
+    ApiJson(req): ApiJson<ProviderInput>,
+) -> Result<Response, ApiError> {
+    let p = state.service.create_sso_provider(&access, &req).await?;
+    Ok((StatusCode::CREATED, ApiJson(provider_json(&state, &p))).into_response())
+}
+
+async fn provider(
+    State(state): State<RouteState>,
+    Authorized { access, .. }: Authorized<need::OrgManage>,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+) -> Result<ApiJson<Value>, ApiError> {
+    let p = state.service.sso_provider(&access, id).await?;
+    Ok(ApiJson(provider_json(&state, &p)))
+}
+
+async fn update_provider(
+    State(state): State<RouteState>,
+    Authorized { access, .. }: Authorized<need::OrgManage>,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+    ApiJson(req): ApiJson<ProviderInput>,
+) -> Result<ApiJson<Value>, ApiError> {
+    let p = state.service.update_sso_provider(&access, id, &req).await?;
+    Ok(ApiJson(provider_json(&state, &p)))
+}
+
+/// Removes a provider; the accounts it linked stay.
+async fn delete_provider(
+    State(state): State<RouteState>,
+    Authorized { access, .. }: Authorized<need::OrgManage>,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state.service.delete_sso_provider(&access, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

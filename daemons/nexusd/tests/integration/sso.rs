@@ -1,0 +1,624 @@
+//! Signing in through an outside OpenID provider, with one real `nexusd` as the identity
+//! provider of another: the relying party discovers it, sends the browser there with PKCE
+//! and a nonce, verifies the EdDSA ID token against its published keys, and opens (or
+//! creates, or links) the account. Every way back that is not the real one is refused.
+
+use nexus_testkit::{Backend, TestServer};
+use serde_json::{Value, json};
+
+use crate::tokens::owner_session;
+
+const PASSWORD: &str = "a much better passphrase";
+
+/// Two daemons: `idp` (NEXUS A) is the identity provider of `rp` (NEXUS B).
+struct Pair {
+    idp: TestServer,
+    idp_owner: String,
+    rp: TestServer,
+    rp_owner: String,
+    provider: String,
+    client_id: String,
+    client_secret: String,
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn pair(backend: Backend, provider: Value) -> Option<Pair> {
+    let (idp, idp_owner) = owner_session().await;
+    let rp = TestServer::start_with(nexusd::apps::all(), backend, |_| {})
+        .await
+        .unwrap()?;
+    let (_, setup) = rp.provision().await.unwrap();
+    let rp_owner = rp.setup(&setup, PASSWORD).await.unwrap();
+    // A's owner registers B as an app that signs people in with A.
+    let callback = rp.url("/api/sso/callback");
+    let (status, client) = idp
+        .call(
+            "POST",
+            "/api/admin/clients",
+            Some(&idp_owner),
+            Some(&json!({
+                "name": "NEXUS B",
+                "scopes": ["openid", "profile", "email"],
+                "redirect_uris": [callback],
+            })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{client}");
+    let client_id = client["client_id"].as_str().unwrap().to_owned();
+    let client_secret = client["client_secret"].as_str().unwrap().to_owned();
+    // B's owner adds A as a sign-in provider.
+    let mut body = json!({
+        "name": "NEXUS A",
+        "issuer": idp.base,
+        "client_id": client_id,
+        "client_secret": client_secret,
+    });
+    if let (Some(b), Some(extra)) = (body.as_object_mut(), provider.as_object()) {
+        b.extend(extra.clone());
+    }
+    let (status, p) = rp
+        .call(
+            "POST",
+            "/api/admin/sso-providers",
+            Some(&rp_owner),
+            Some(&body),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{p}");
+    assert_eq!(p["redirect_uri"], json!(callback));
+    assert_eq!(p["issuer"], json!(idp.base));
+    assert!(p.get("client_secret").is_none(), "{p}");
+    Some(Pair {
+        provider: p["id"].as_str().unwrap().to_owned(),
+        idp,
+        idp_owner,
+        rp,
+        rp_owner,
+        client_id,
+        client_secret,
+    })
+}
+
+/// A person of A: created by A's owner, with their own password; their session cookie at A.
+async fn person_at_idp(p: &Pair, email: &str, name: &str) -> String {
+    let (status, created) = p
+        .idp
+        .call(
+            "POST",
+            "/api/admin/users",
+            Some(&p.idp_owner),
+            Some(&json!({ "email": email, "display_name": name, "role": "member" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{created}");
+    let otp = created["one_time_password"].as_str().unwrap();
+    p.idp
+        .first_login(email, otp, "a long and private passphrase")
+        .await
+        .unwrap()
+}
+
+/// What the browser holds after the button: the provider's authorization URL and the
+/// binding cookie (`nexus_sso=…`).
+async fn start(p: &Pair, next: Option<&str>) -> (String, String) {
+    let mut url = p.rp.url(&format!("/api/sso/{}/start", p.provider));
+    if let Some(n) = next {
+        url = format!("{url}?next={}", urlencode(n));
+    }
+    let r = browser().get(url).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let location = header(&r, "location");
+    assert!(
+        location.starts_with(&p.idp.url("/oauth/authorize?")),
+        "{location}"
+    );
+    for part in [
+        "code_challenge_method=S256",
+        "nonce=",
+        "state=",
+        "scope=openid",
+    ] {
+        assert!(location.contains(part), "{part} missing: {location}");
+    }
+    let cookie = header(&r, "set-cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    (location, cookie.split(';').next().unwrap().to_owned())
+}
+
+/// At the provider, signed in there: the way back to B (the callback URL with the code).
+async fn at_idp(p: &Pair, authorize: &str, idp_cookie: &str) -> String {
+    let r = browser()
+        .get(authorize)
+        .header("cookie", idp_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let back = header(&r, "location");
+    assert!(back.starts_with(&p.rp.url("/api/sso/callback?")), "{back}");
+    back
+}
+
+/// Back at B with the binding cookie: the status, where it sends the browser, and the
+/// session cookie when one was opened.
+async fn back(callback: &str, binding: Option<&str>) -> (u16, String, Option<String>) {
+    let mut req = browser().get(callback);
+    if let Some(b) = binding {
+        req = req.header("cookie", b);
+    }
+    let r = req.send().await.unwrap();
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("nexus_session="))
+        .map(|c| c.split(';').next().unwrap().to_owned());
+    // The binding cookie is spent either way.
+    assert!(
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|v| v.to_str().unwrap().starts_with("nexus_sso=;")),
+        "the binding cookie is not cleared"
+    );
+    (r.status().as_u16(), header(&r, "location"), session)
+}
+
+/// The whole way, as the holder of `idp_cookie` at A.
+async fn sign_in(p: &Pair, idp_cookie: &str, next: Option<&str>) -> (u16, String, Option<String>) {
+    let (authorize, binding) = start(p, next).await;
+    let callback = at_idp(p, &authorize, idp_cookie).await;
+    back(&callback, Some(&binding)).await
+}
+
+fn header(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn session_at(s: &TestServer, cookie: &str) -> Value {
+    let (status, v) = s.get_json("/api/session", Some(cookie)).await.unwrap();
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+async fn users(s: &TestServer, cookie: &str) -> Vec<Value> {
+    let (_, v) = s.get_json("/api/admin/users", Some(cookie)).await.unwrap();
+    v["users"].as_array().unwrap().clone()
+}
+
+async fn signs_in_through_another_nexus(backend: Backend) {
+    let Some(p) = pair(backend, json!({})).await else {
+        return;
+    };
+    // The login page's button (one organization: no slug needed).
+    let (status, list) = p.rp.get_json("/api/sso/providers", None).await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        list["providers"],
+        json!([{ "id": p.provider, "name": "NEXUS A", "organization": "Test Org" }])
+    );
+
+    // Someone with no account at B gets one, as a member, at the first sign-in.
+    let alice_at_a = person_at_idp(&p, "alice@test.example", "Alice Liddell").await;
+    let before = users(&p.rp, &p.rp_owner).await.len();
+    let (status, location, session) = sign_in(&p, &alice_at_a, None).await;
+    assert_eq!((status, location.as_str()), (303, "/"));
+    let alice = session.expect("a session at B");
+    let me = session_at(&p.rp, &alice).await;
+    assert_eq!(me["user"]["email"], "alice@test.example");
+    assert_eq!(me["user"]["display_name"], "Alice Liddell");
+    assert_eq!(me["user"]["role"], "member");
+    assert_eq!(users(&p.rp, &p.rp_owner).await.len(), before + 1);
+    let alice_id = me["user"]["id"].as_str().unwrap().to_owned();
+
+    // The second time, the provider's subject finds the same account; `next` is kept.
+    let (status, location, session) = sign_in(&p, &alice_at_a, Some("/account?tab=1")).await;
+    assert_eq!((status, location.as_str()), (303, "/account?tab=1"));
+    let again = session_at(&p.rp, &session.unwrap()).await;
+    assert_eq!(again["user"]["id"], json!(alice_id));
+    assert_eq!(users(&p.rp, &p.rp_owner).await.len(), before + 1);
+    // Somewhere else than this instance is not a place to go back to.
+    let (_, location, _) = sign_in(&p, &alice_at_a, Some("//evil.example/x")).await;
+    assert_eq!(location, "/");
+
+    // An account of B with the address the provider verified is linked, not duplicated:
+    // A's owner and B's owner share owner@test.example.
+    let (_, _, session) = sign_in(&p, &p.idp_owner, None).await;
+    let owner = session_at(&p.rp, &session.unwrap()).await;
+    assert_eq!(owner["user"]["role"], "owner");
+    assert_eq!(owner["user"]["email"], "owner@test.example");
+    assert_eq!(users(&p.rp, &p.rp_owner).await.len(), before + 1);
+
+    // The audit log says who came in how.
+    let (_, audit) =
+        p.rp.get_json("/api/admin/audit?limit=1000", Some(&p.rp_owner))
+            .await
+            .unwrap();
+    let records = audit["records"].as_array().unwrap();
+    let has = |action: &str, actor: &str| {
+        records
+            .iter()
+            .any(|r| r["action"] == action && r["actor"].as_str().unwrap_or("").contains(actor))
+    };
+    assert!(has("user.created", "sso:NEXUS A"), "{audit}");
+    assert!(has("user.sso_linked", "sso:NEXUS A"), "{audit}");
+    assert!(has("sso_provider.created", "owner@test.example"), "{audit}");
+    assert!(
+        !records
+            .iter()
+            .any(|r| r.to_string().contains(&p.client_secret)),
+        "the client secret reached the audit log"
+    );
+
+    // A disabled account stays shut, whoever vouches for it.
+    let (status, _) =
+        p.rp.call(
+            "PATCH",
+            &format!("/api/admin/users/{alice_id}"),
+            Some(&p.rp_owner),
+            Some(&json!({ "disabled": true })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let (status, location, session) = sign_in(&p, &alice_at_a, None).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/login?sso_error=disabled")
+    );
+    assert!(session.is_none());
+
+    p.idp.stop().await.unwrap();
+    p.rp.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn signs_in_through_another_nexus_sqlite() {
+    signs_in_through_another_nexus(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn signs_in_through_another_nexus_postgres() {
+    signs_in_through_another_nexus(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn forged_replayed_and_refused_returns_open_nothing() {
+    let p = pair(Backend::Sqlite, json!({})).await.unwrap();
+    let alice_at_a = person_at_idp(&p, "alice@test.example", "Alice").await;
+
+    // The way back without the cookie of the browser that started: someone else's link.
+    let (authorize, binding) = start(&p, None).await;
+    let callback = at_idp(&p, &authorize, &alice_at_a).await;
+    let (_, location, session) = back(&callback, None).await;
+    assert_eq!(location, "/login?sso_error=expired");
+    assert!(session.is_none());
+    // Another sign-in's cookie does not fit either.
+    let (_, other_binding) = start(&p, None).await;
+    let (_, location, session) = back(&callback, Some(&other_binding)).await;
+    assert_eq!(location, "/login?sso_error=expired");
+    assert!(session.is_none());
+    // The right pair works once; replayed, it is spent.
+    let (_, location, session) = back(&callback, Some(&binding)).await;
+    assert_eq!(location, "/");
+    assert!(session.is_some());
+    let (_, location, session) = back(&callback, Some(&binding)).await;
+    assert_eq!(location, "/login?sso_error=expired");
+    assert!(session.is_none());
+
+    // A code that is not the provider's.
+    let (authorize, binding) = start(&p, Some("/drive")).await;
+    let callback = at_idp(&p, &authorize, &alice_at_a).await;
+    let forged = regex_replace_code(&callback, "forged-code");
+    let (_, location, session) = back(&forged, Some(&binding)).await;
+    assert_eq!(location, "/login?sso_error=failed&next=%2Fdrive");
+    assert!(session.is_none());
+
+    // The person declined at the provider.
+    let (authorize, binding) = start(&p, None).await;
+    let state = query_param(&authorize, "state");
+    let declined = p.rp.url(&format!(
+        "/api/sso/callback?error=access_denied&state={}",
+        urlencode(&state)
+    ));
+    let (_, location, _) = back(&declined, Some(&binding)).await;
+    assert_eq!(location, "/login?sso_error=denied");
+
+    // No state at all, and a provider that does not exist.
+    let (_, location, _) = back(&p.rp.url("/api/sso/callback?code=x"), None).await;
+    assert_eq!(location, "/login?sso_error=expired");
+    let r = browser()
+        .get(p.rp.url(&format!("/api/sso/{}/start", uuid::Uuid::now_v7())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(header(&r, "location"), "/login?sso_error=expired");
+    let r = browser()
+        .get(p.rp.url("/api/sso/not-an-id/start"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+
+    // A wrong client secret: the provider refuses the code exchange.
+    let (status, v) =
+        p.rp.call(
+            "PATCH",
+            &format!("/api/admin/sso-providers/{}", p.provider),
+            Some(&p.rp_owner),
+            Some(&json!({ "client_secret": "not the secret" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{v}");
+    let (_, location, session) = sign_in(&p, &alice_at_a, None).await;
+    assert_eq!(location, "/login?sso_error=failed");
+    assert!(session.is_none());
+
+    p.idp.stop().await.unwrap();
+    p.rp.stop().await.unwrap();
+}
+
+fn query_param(url: &str, name: &str) -> String {
+    let parsed = url::Url::parse(url).unwrap();
+    parsed
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
+
+fn regex_replace_code(url: &str, code: &str) -> String {
+    let mut parsed = url::Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "code" {
+                code.to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    parsed.to_string()
+}
+
+#[tokio::test]
+async fn providers_that_may_not_create_accounts_and_second_factors() {
+    let p = pair(Backend::Sqlite, json!({ "create_users": false }))
+        .await
+        .unwrap();
+    // Nobody at B with this address, and the provider may not create accounts.
+    let carol_at_a = person_at_idp(&p, "carol@test.example", "Carol").await;
+    let (_, location, session) = sign_in(&p, &carol_at_a, None).await;
+    assert_eq!(location, "/login?sso_error=no_account");
+    assert!(session.is_none());
+
+    // B's owner has a second factor: the sign-in stops at it, and the code completes it.
+    let (status, begun) =
+        p.rp.call(
+            "POST",
+            "/api/account/mfa/totp",
+            Some(&p.rp_owner),
+            Some(&json!({})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201);
+    let secret = begun["secret"].as_str().unwrap().to_owned();
+    let (status, confirmed) =
+        p.rp.call(
+            "POST",
+            "/api/account/mfa/totp/confirm",
+            Some(&p.rp_owner),
+            Some(&json!({ "code": crate::mfa::app_code(&secret, 0) })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let (_, location, session) = sign_in(&p, &p.idp_owner, Some("/admin")).await;
+    assert!(session.is_none(), "no session before the second factor");
+    let (path, challenge) = location.split_once("#mfa=").unwrap();
+    assert_eq!(path, "/login?next=%2Fadmin");
+    let r =
+        p.rp.post_json(
+            "/api/session/mfa",
+            None,
+            &json!({ "challenge": challenge, "code": confirmed["recovery_codes"][0] }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["user"]["email"], "owner@test.example");
+
+    p.idp.stop().await.unwrap();
+    p.rp.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn only_owners_configure_providers_and_bad_settings_are_refused() {
+    let p = pair(Backend::Sqlite, json!({})).await.unwrap();
+    let path = format!("/api/admin/sso-providers/{}", p.provider);
+    let (status, list) =
+        p.rp.get_json("/api/admin/sso-providers", Some(&p.rp_owner))
+            .await
+            .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(list["providers"].as_array().unwrap().len(), 1);
+    assert_eq!(list["redirect_uri"], json!(p.rp.url("/api/sso/callback")));
+    assert!(!list.to_string().contains(&p.client_secret));
+
+    let good = json!({
+        "name": "Another",
+        "issuer": p.idp.base,
+        "client_id": p.client_id,
+        "client_secret": p.client_secret,
+    });
+    let with = |k: &str, v: Value| {
+        let mut b = good.clone();
+        b[k] = v;
+        b
+    };
+    for (body, status, code) in [
+        (
+            with("issuer", json!("http://127.0.0.1:9")),
+            400,
+            "sso.provider_unreachable",
+        ),
+        (
+            with("issuer", json!("http://login.example.com")),
+            400,
+            "validation.failed",
+        ),
+        (with("issuer", json!("not a url")), 400, "validation.failed"),
+        (with("name", json!("")), 400, "validation.failed"),
+        (with("client_secret", json!("")), 400, "validation.failed"),
+        (with("name", json!("NEXUS A")), 409, "validation.failed"),
+        (with("extra", json!(1)), 400, "request.bad_json"),
+    ] {
+        let (got, v) =
+            p.rp.call(
+                "POST",
+                "/api/admin/sso-providers",
+                Some(&p.rp_owner),
+                Some(&body),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (got, v["error"]["code"].as_str().unwrap()),
+            (status, code),
+            "{body}: {v}"
+        );
+    }
+    // The secret goes only where it was given: a new issuer or client id needs it again.
+    let (status, v) =
+        p.rp.call(
+            "PATCH",
+            &path,
+            Some(&p.rp_owner),
+            Some(&json!({ "client_id": "other" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("client_secret")
+    );
+    // A trailing slash is the same issuer; the one the provider states is kept.
+    let (status, v) =
+        p.rp.call(
+            "PATCH",
+            &path,
+            Some(&p.rp_owner),
+            Some(&json!({ "issuer": format!("{}/", p.idp.base), "name": "Sign in with A" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["issuer"], json!(p.idp.base));
+    assert_eq!(v["name"], "Sign in with A");
+
+    // An administrator who is not an owner may look, not change.
+    let (status, created) =
+        p.rp.call(
+            "POST",
+            "/api/admin/users",
+            Some(&p.rp_owner),
+            Some(&json!({ "email": "admin@test.example", "role": "admin" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201);
+    let admin =
+        p.rp.first_login(
+            "admin@test.example",
+            created["one_time_password"].as_str().unwrap(),
+            "a long and private passphrase",
+        )
+        .await
+        .unwrap();
+    let (status, _) = p.rp.get_json(&path, Some(&admin)).await.unwrap();
+    assert_eq!(status, 200);
+    for (method, body) in [("PATCH", Some(json!({ "name": "mine" }))), ("DELETE", None)] {
+        let (status, v) =
+            p.rp.call(method, &path, Some(&admin), body.as_ref())
+                .await
+                .unwrap();
+        assert_eq!(status, 403, "{method}: {v}");
+    }
+    let (status, _) =
+        p.rp.call(
+            "POST",
+            "/api/admin/sso-providers",
+            Some(&admin),
+            Some(&good),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
+    let (status, _) =
+        p.rp.call("GET", "/api/admin/sso-providers", None, None)
+            .await
+            .unwrap();
+    assert_eq!(status, 401);
+
+    // Removed: the button goes, starting fails cleanly, linked accounts stay.
+    let alice_at_a = person_at_idp(&p, "alice@test.example", "Alice").await;
+    let (_, _, session) = sign_in(&p, &alice_at_a, None).await;
+    assert!(session.is_some());
+    let (status, _) =
+        p.rp.call("DELETE", &path, Some(&p.rp_owner), None)
+            .await
+            .unwrap();
+    assert_eq!(status, 204);
+    let (_, list) = p.rp.get_json("/api/sso/providers", None).await.unwrap();
+    assert_eq!(list["providers"], json!([]));
+    let r = browser()
+        .get(p.rp.url(&format!("/api/sso/{}/start", p.provider)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "location"), "/login?sso_error=expired");
+    assert!(
+        users(&p.rp, &p.rp_owner)
+            .await
+            .iter()
+            .any(|u| u["email"] == "alice@test.example")
+    );
+    let (status, _) =
+        p.rp.call("DELETE", &path, Some(&p.rp_owner), None)
+            .await
+            .unwrap();
+    assert_eq!(status, 404);
+
+    p.idp.stop().await.unwrap();
+    p.rp.stop().await.unwrap();
+}
