@@ -30,6 +30,7 @@ nexus_store::each_backend!(
     setup_and_reset_links_stay_apart,
     oidc_codes_and_refresh_tokens,
     directory_groups_roles_and_branding,
+    sign_in_providers_and_links,
 );
 
 fn op() -> Actor {
@@ -1560,4 +1561,144 @@ async fn directory_groups_roles_and_branding(db: &Db) {
             .unwrap()
             .is_intact()
     );
+}
+
+async fn sign_in_providers_and_links(db: &Db) {
+    use nexus_identity::model::IdentityProvider;
+    let f = fixture(db).await;
+    let a = f.store.create_org("alpha", "Alpha", &op()).await.unwrap();
+    let b = f.store.create_org("beta", "Beta", &op()).await.unwrap();
+    let provider = |org: OrgId, name: &str| IdentityProvider {
+        id: uuid::Uuid::now_v7(),
+        org,
+        name: name.to_owned(),
+        issuer: "https://login.example.com".to_owned(),
+        client_id: "nexus".to_owned(),
+        client_secret: "s3cret".to_owned(),
+        create_users: true,
+        trust_email: false,
+        created_at: chrono::Utc::now(),
+    };
+    let pa = provider(a.id, "Company SSO");
+    f.store.create_provider(&pa, &op()).await.unwrap();
+    // Names are unique per organization, not per instance.
+    let clash = f
+        .store
+        .create_provider(&provider(a.id, "Company SSO"), &op())
+        .await;
+    assert!(
+        matches!(clash, Err(IdentityError::Conflict(_))),
+        "{clash:?}"
+    );
+    let pb = provider(b.id, "Company SSO");
+    f.store.create_provider(&pb, &op()).await.unwrap();
+    let got = f.store.provider(a.id, pa.id).await.unwrap().unwrap();
+    assert_eq!(got.name, pa.name);
+    assert_eq!(got.client_secret, "s3cret");
+    assert!(got.create_users && !got.trust_email);
+    // Tenant filters: B's provider is not A's to read, change or remove.
+    assert!(f.store.provider(a.id, pb.id).await.unwrap().is_none());
+    assert_eq!(f.store.providers(a.id).await.unwrap().len(), 1);
+    assert_eq!(f.store.all_providers().await.unwrap().len(), 2);
+    let stolen = IdentityProvider {
+        org: a.id,
+        ..pb.clone()
+    };
+    assert!(matches!(
+        f.store.update_provider(&stolen, &op()).await,
+        Err(IdentityError::NotFound(_))
+    ));
+    assert!(matches!(
+        f.store.delete_provider(a.id, pb.id, &op()).await,
+        Err(IdentityError::NotFound(_))
+    ));
+    let renamed = IdentityProvider {
+        name: "Entra".to_owned(),
+        trust_email: true,
+        ..pa.clone()
+    };
+    f.store.update_provider(&renamed, &op()).await.unwrap();
+    let got = f.store.provider(a.id, pa.id).await.unwrap().unwrap();
+    assert_eq!((got.name.as_str(), got.trust_email), ("Entra", true));
+
+    // A new account and its link in one step, with the usual event.
+    let mut rx = f.outbox.bus().subscribe();
+    let _ = f.outbox.dispatch_pending().await.unwrap();
+    while rx.try_recv().is_ok() {}
+    let carol = f
+        .store
+        .create_linked_user(&got, "sub-carol", &new_user("carol@example.com"), &op())
+        .await
+        .unwrap();
+    assert_eq!(f.outbox.dispatch_pending().await.unwrap(), 1);
+    assert_eq!(rx.try_recv().unwrap().kind, "identity.user.created");
+    let now = chrono::Utc::now();
+    assert_eq!(
+        f.store.linked_user(&got, "sub-carol", now).await.unwrap(),
+        Some(carol.id)
+    );
+    // The same subject under B's provider, or another subject, finds nobody.
+    assert_eq!(
+        f.store.linked_user(&pb, "sub-carol", now).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        f.store.linked_user(&got, "sub-other", now).await.unwrap(),
+        None
+    );
+    // One subject per account and provider; a failed creation leaves no account behind.
+    let second = f
+        .store
+        .link_login(&got, "sub-carol-2", carol.id, &op())
+        .await;
+    assert!(
+        matches!(second, Err(IdentityError::Conflict(_))),
+        "{second:?}"
+    );
+    let taken = f
+        .store
+        .create_linked_user(&got, "sub-carol", &new_user("dave@example.com"), &op())
+        .await;
+    assert!(
+        matches!(taken, Err(IdentityError::Conflict(_))),
+        "{taken:?}"
+    );
+    assert!(
+        f.store
+            .user_by_email(a.id, "dave@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let erin = f
+        .store
+        .create_user(a.id, &new_user("erin@example.com"), &op())
+        .await
+        .unwrap();
+    f.store
+        .link_login(&got, "sub-erin", erin.id, &op())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.user_links(a.id, erin.id).await.unwrap(),
+        vec!["Entra".to_owned()]
+    );
+    assert!(f.store.user_links(b.id, erin.id).await.unwrap().is_empty());
+
+    // Removing the provider removes its links, not the accounts.
+    f.store.delete_provider(a.id, pa.id, &op()).await.unwrap();
+    assert!(f.store.user_links(a.id, erin.id).await.unwrap().is_empty());
+    assert!(f.store.user(a.id, carol.id).await.unwrap().is_some());
+    assert!(f.store.provider(b.id, pb.id).await.unwrap().is_some());
+    let audit = f.service.audit_log(a.id, 0, 1000).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|r| r.action.as_str()).collect();
+    for want in [
+        "sso_provider.created",
+        "sso_provider.updated",
+        "user.sso_linked",
+        "sso_provider.deleted",
+    ] {
+        assert!(actions.contains(&want), "{want} missing: {actions:?}");
+    }
+    assert!(!audit.iter().any(|r| r.detail.contains("s3cret")));
 }

@@ -7,12 +7,12 @@
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use nexus_runtime::http::ClientAddr;
-use nexus_runtime::{ApiError, ApiJson, ApiPath};
+use nexus_runtime::{ApiError, ApiJson, ApiPath, ApiQuery};
 use serde_json::{Value, json};
 
 use super::{Authorized, RouteState, cookie_value, need, no_store, session_set_cookie};
@@ -53,7 +53,7 @@ fn provider_json(state: &RouteState, p: &IdentityProvider) -> Value {
 /// The buttons of the login page (`?org=SLUG` on an instance of several organizations).
 async fn login_providers(
     State(state): State<RouteState>,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<ApiJson<Value>, ApiError> {
     let org = params.get("org").map(String::as_str);
     let providers = state.service.login_providers(org).await?;
@@ -98,7 +98,7 @@ fn binding_cookie(state: &RouteState, value: &str, max_age: i64) -> Result<Heade
 async fn start(
     State(state): State<RouteState>,
     ApiPath(id): ApiPath<uuid::Uuid>,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let next = params.get("next").map(String::as_str);
     match state.service.start_sso(id, next).await {
@@ -119,7 +119,7 @@ async fn callback(
     State(state): State<RouteState>,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let binding = cookie_value(&headers, BINDING_COOKIE);
     let (result, next) = state.service.finish_sso(&params, binding, &client).await;

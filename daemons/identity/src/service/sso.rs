@@ -293,7 +293,8 @@ fn allowed_algs() -> Vec<CoreJwsSigningAlgorithm> {
     ]
 }
 
-/// Where a sign-in may return to: a path on this instance.
+/// Where a sign-in may return to: a path on this instance, in plain ASCII (it goes into a
+/// `Location` header as it is).
 fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
@@ -302,7 +303,7 @@ fn safe_next(next: Option<&str>) -> String {
                 && !n.starts_with("/\\")
                 && !n.starts_with("/login")
                 && n.len() <= 2000
-                && !n.chars().any(char::is_control) =>
+                && n.chars().all(|c| c.is_ascii_graphic()) =>
         {
             n.to_owned()
         }
@@ -902,6 +903,8 @@ mod tests {
             "/login",
             "drive",
             "/a\nb",
+            "/a b",
+            "/\u{e9}",
         ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
