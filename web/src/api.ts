@@ -291,6 +291,46 @@ export interface NewDirectory {
 /** `PATCH /api/admin/directories/{id}`: an omitted or empty `bind_password` keeps the current one. */
 export type DirectoryChange = Partial<NewDirectory>;
 
+/** A "Sign in with …" button of the login page (`GET /api/sso/providers`). */
+export interface LoginProvider {
+  id: string;
+  name: string;
+  /** The organization whose people it signs in. */
+  organization: string;
+}
+
+/** An outside OpenID Connect provider people of the organization can sign in through. */
+export interface SsoProvider {
+  id: string;
+  name: string;
+  /** The provider's URL, as its discovery document spells it. */
+  issuer: string;
+  client_id: string;
+  /** Whether someone without an account here gets one at their first sign-in. */
+  create_users: boolean;
+  /** Whether the provider's addresses count as verified even when it does not say so. */
+  trust_email: boolean;
+  created_at: string;
+  /** Where the provider sends people back: register it there. */
+  redirect_uri: string;
+}
+
+/** `POST /api/admin/sso-providers`; the secret is never returned. */
+export interface SsoProviderInput {
+  name: string;
+  issuer: string;
+  client_id: string;
+  client_secret: string;
+  /** The server's default is true. */
+  create_users?: boolean;
+  /** The server's default is false. */
+  trust_email?: boolean;
+}
+
+/** `PATCH /api/admin/sso-providers/{id}`: an omitted or empty `client_secret` keeps the current
+ *  one, but a new issuer or client id needs it again. */
+export type SsoProviderChange = Partial<SsoProviderInput>;
+
 /** Stable error codes the front-end reacts to; the server may send others. */
 export type KnownErrorCode =
   | 'auth.required'
@@ -310,6 +350,7 @@ export type KnownErrorCode =
   | 'validation.failed'
   | 'conflict'
   | 'directory.unreachable'
+  | 'sso.provider_unreachable'
   | 'not_found'
   | 'network.unreachable'
   | 'http.unexpected_response';
@@ -602,6 +643,25 @@ const admin = {
   syncDirectory(id: string): Promise<SyncReport> {
     return request<SyncReport>('POST', `/api/admin/directories/${seg(id)}/sync`);
   },
+
+  // Sign-in providers (org:manage to see; owners only to change). Saving a new issuer fetches
+  // its discovery document first: `sso.provider_unreachable` when that fails.
+  ssoProviders(options?: RequestOptions): Promise<{ providers: SsoProvider[]; redirect_uri: string }> {
+    return request<{ providers: SsoProvider[]; redirect_uri: string }>('GET', '/api/admin/sso-providers', undefined, options);
+  },
+  ssoProvider(id: string, options?: RequestOptions): Promise<SsoProvider> {
+    return request<SsoProvider>('GET', `/api/admin/sso-providers/${seg(id)}`, undefined, options);
+  },
+  createSsoProvider(input: SsoProviderInput): Promise<SsoProvider> {
+    return request<SsoProvider>('POST', '/api/admin/sso-providers', input);
+  },
+  updateSsoProvider(id: string, change: SsoProviderChange): Promise<SsoProvider> {
+    return request<SsoProvider>('PATCH', `/api/admin/sso-providers/${seg(id)}`, change);
+  },
+  /** The accounts it created stay; people linked to it sign in another way. */
+  deleteSsoProvider(id: string): Promise<void> {
+    return request<void>('DELETE', `/api/admin/sso-providers/${seg(id)}`);
+  },
 };
 
 // ---- Endpoints -------------------------------------------------------------
@@ -670,6 +730,17 @@ export const api = {
   /** The second step: an authenticator code or a recovery code. */
   loginSecondFactor(challenge: string, code: string): Promise<Session> {
     return request<Session>('POST', '/api/session/mfa', { challenge, code });
+  },
+  /** The "Sign in with …" buttons: `org` is the organization's slug (without it, the server
+   *  lists them only when the instance has one organization). */
+  ssoProviders(org?: string | null, options?: RequestOptions): Promise<{ providers: LoginProvider[] }> {
+    const query = org ? `?${new URLSearchParams({ org })}` : '';
+    return request<{ providers: LoginProvider[] }>('GET', `/api/sso/providers${query}`, undefined, options);
+  },
+  /** Where the browser goes (a full page load) to sign in through provider `id`, then to `next`. */
+  ssoStartUrl(id: string, next = '/'): string {
+    const query = next && next !== '/' ? `?${new URLSearchParams({ next })}` : '';
+    return `/api/sso/${encodeURIComponent(id)}/start${query}`;
   },
   /** Sends a reset link if the address has an account (202 either way). */
   requestPasswordReset(email: string): Promise<void> {

@@ -131,6 +131,12 @@ const paths: Record<string, ReactNode> = {
       <path d="m15.5 8.5-2 5-5 2 2-5z" />
     </>
   ),
+  key: (
+    <>
+      <circle cx="8" cy="15.5" r="4.5" />
+      <path d="m11.2 12.3 8.8-8.8M16.5 7l2.5 2.5M14 9.5l2 2" />
+    </>
+  ),
   chevronDown: <path d="m6 9 6 6 6-6" />,
 };
 

@@ -1,5 +1,5 @@
-import { useRef, useState, type FormEvent, type ReactNode } from 'react';
-import { api, isApiError, isMfaChallenge, type Session } from '../api';
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { api, isApiError, isMfaChallenge, type LoginProvider, type Session } from '../api';
 import { Alert, Button, Card, TextField } from '../design';
 import { Link, Navigate, useLocation, useNavigate } from '../router';
 import { useDocumentTitle, useProductName, useSession } from '../session';
@@ -18,6 +18,33 @@ export function nextPath(search: string): string {
  *  a full page load, not the app's router. */
 export function isServerPath(path: string): boolean {
   return path.startsWith('/oauth/');
+}
+
+/** What the page says for `?sso_error=CODE`, the fixed code the server sends back when
+ *  signing in through a provider did not work; null without one. */
+export function ssoErrorMessage(code: string | null): string | null {
+  if (code === null) return null;
+  switch (code) {
+    case 'expired':
+      return 'That sign-in took too long or was started in another browser. Try again.';
+    case 'denied':
+      return 'The sign-in was cancelled at your provider.';
+    case 'no_account':
+      return 'There is no account here for you yet. Ask an administrator to add you.';
+    case 'unverified':
+      return 'Your provider did not confirm your e-mail address, so it cannot open an account here. Ask an administrator.';
+    case 'disabled':
+      return 'This account is disabled. Ask an administrator.';
+    default:
+      return "Signing in through your provider did not work. Try again, or ask an administrator to check the provider's settings.";
+  }
+}
+
+/** The second-step challenge of `#mfa=…`: a sign-in through a provider, for an account with a
+ *  second factor here. */
+export function challengeFromHash(hash: string): string | null {
+  const challenge = new URLSearchParams(hash.replace(/^#/, '')).get('mfa');
+  return challenge && challenge.trim() ? challenge.trim() : null;
 }
 
 function loginErrorMessage(err: unknown): string {
@@ -43,15 +70,39 @@ export function LoginPage() {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [fieldErrors, setFieldErrors] = useState<{ email?: string; password?: string }>({});
-  const [error, setError] = useState<string | null>(null);
+  // Back from a provider: why it did not work, or the second step it still needs.
+  const [error, setError] = useState<string | null>(() =>
+    ssoErrorMessage(new URLSearchParams(location.search).get('sso_error')),
+  );
   const [busy, setBusy] = useState(false);
-  /** Set when the password was right and the account wants a second factor. */
-  const [challenge, setChallenge] = useState<string | null>(null);
+  /** Set when the password (or the provider) was right and the account wants a second factor. */
+  const [challenge, setChallenge] = useState<string | null>(() => challengeFromHash(window.location.hash));
   const [code, setCode] = useState('');
   const [codeError, setCodeError] = useState<string | undefined>();
   const codeRef = useRef<HTMLInputElement>(null);
   const emailRef = useRef<HTMLInputElement>(null);
   const passwordRef = useRef<HTMLInputElement>(null);
+  const [providers, setProviders] = useState<LoginProvider[]>([]);
+  const org = new URLSearchParams(location.search).get('org');
+
+  // The challenge is read on arrival; it does not linger in the address bar.
+  useEffect(() => {
+    if (challengeFromHash(window.location.hash)) {
+      window.history.replaceState(window.history.state, '', window.location.pathname + window.location.search);
+    }
+  }, []);
+
+  // The "Sign in with …" buttons; without them (none, or the list failed) the page is as before.
+  useEffect(() => {
+    const controller = new AbortController();
+    api.ssoProviders(org, { signal: controller.signal }).then(
+      (result) => {
+        if (!controller.signal.aborted) setProviders(Array.isArray(result?.providers) ? result.providers : []);
+      },
+      () => {},
+    );
+    return () => controller.abort();
+  }, [org]);
 
   if (state.status === 'authenticated' && !busy) {
     const next = nextPath(location.search);
@@ -135,6 +186,12 @@ export function LoginPage() {
     } finally {
       setBusy(false);
     }
+  };
+
+  /** To the provider (a full page load); it sends the browser back here or to `next`. */
+  const onProvider = (provider: LoginProvider) => {
+    setError(null);
+    window.location.assign(api.ssoStartUrl(provider.id, nextPath(location.search)));
   };
 
   const startOver = (message: string | null) => {
@@ -246,6 +303,23 @@ export function LoginPage() {
                 </Button>
               )}
             </form>
+            {providers.length > 0 && (
+              <div className="nx-stack nx-login__providers" data-testid="sso-providers">
+                <p className="nx-login__or">or</p>
+                {providers.map((provider) => (
+                  <Button
+                    key={provider.id}
+                    variant="secondary"
+                    block
+                    disabled={busy}
+                    onClick={() => onProvider(provider)}
+                    data-testid="sso-login"
+                  >
+                    Sign in with {provider.name}
+                  </Button>
+                ))}
+              </div>
+            )}
           </>
         )}
       </Card>

@@ -9,6 +9,7 @@ import { GroupsSection } from './GroupsSection';
 import { OrganizationSection } from './OrganizationSection';
 import { RolesSection } from './RolesSection';
 import { SECTIONS, sectionsFor, type SectionId } from './sections';
+import { SsoSection } from './SsoSection';
 import { UsersSection } from './UsersSection';
 
 const render: Record<SectionId, () => ReactNode> = {
@@ -17,6 +18,7 @@ const render: Record<SectionId, () => ReactNode> = {
   roles: () => <RolesSection />,
   organization: () => <OrganizationSection />,
   directories: () => <DirectoriesSection />,
+  sso: () => <SsoSection />,
   audit: () => <AuditSection />,
   apps: () => <AppsSection />,
 };
@@ -47,7 +49,7 @@ export function AdminPage({ section }: { section: SectionId | null }) {
 
   return (
     <div className="nx-stack nx-stack--lg">
-      <PageHeader title="Administration" subtitle={`People, roles, branding, directories and apps of ${org}.`} />
+      <PageHeader title="Administration" subtitle={`People, roles, branding, directories, sign-in providers and apps of ${org}.`} />
       <div className="nx-admin">
         <nav className="nx-admin__nav" aria-label="Administration" data-testid="admin-nav">
           {allowed.map((s) => (

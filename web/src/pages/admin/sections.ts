@@ -2,7 +2,7 @@
 // again; this only decides what the console shows.
 import type { BuiltinRole, Permission } from '../../api';
 
-export type SectionId = 'users' | 'groups' | 'roles' | 'organization' | 'directories' | 'audit' | 'apps';
+export type SectionId = 'users' | 'groups' | 'roles' | 'organization' | 'directories' | 'sso' | 'audit' | 'apps';
 
 export interface Section {
   id: SectionId;
@@ -19,6 +19,7 @@ export const SECTIONS: Section[] = [
   { id: 'roles', label: 'Roles', path: '/admin/roles', icon: 'shield', needs: 'users:read' },
   { id: 'organization', label: 'Organization', path: '/admin/organization', icon: 'briefcase', needs: 'org:manage' },
   { id: 'directories', label: 'Directories', path: '/admin/directories', icon: 'server', needs: 'org:manage' },
+  { id: 'sso', label: 'Sign-in providers', path: '/admin/sso', icon: 'key', needs: 'org:manage' },
   { id: 'audit', label: 'Audit log', path: '/admin/audit', icon: 'file', needs: 'audit:read' },
   { id: 'apps', label: 'Apps', path: '/admin/apps', icon: 'grid', needs: 'clients:manage' },
 ];
