@@ -217,8 +217,101 @@ const ctx = {
   failed: false,
 };
 
-function output() {
-  return `--- nexusctl up stdout ---\n${ctx.stdout}\n--- nexusctl up stderr ---\n${ctx.stderr}`;
+function output(inst = ctx) {
+  return `--- nexusctl up stdout ---\n${inst.stdout}\n--- nexusctl up stderr ---\n${inst.stderr}`;
+}
+
+/**
+ * Starts `nexusctl up` on a free port with `stateDir` and fills `inst` with the process, its
+ * output, the URL it prints and the setup link; resolves once both are printed.
+ */
+async function startNexus(inst, stateDir, webDist) {
+  inst.stdout = '';
+  inst.stderr = '';
+  inst.exited = null;
+  inst.proc = spawn(
+    ctx.bin,
+    // Port 0: nexusd binds a free port and nexusctl prints the URL it really got,
+    // so no other process can take the port between choosing and binding it.
+    ['up', '--state-dir', stateDir, '--listen', '127.0.0.1:0'],
+    {
+      env: { ...process.env, NEXUS_WEB_DIR: webDist, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // own process group, so cleanup can reach every child
+    },
+  );
+  inst.exit = new Promise((resolveExit) => {
+    inst.proc.on('exit', (code, signal) => {
+      inst.exited = { code, signal };
+      resolveExit(inst.exited);
+    });
+  });
+  inst.proc.stderr.setEncoding('utf8');
+  inst.proc.stderr.on('data', (chunk) => {
+    inst.stderr += chunk;
+  });
+  inst.proc.stdout.setEncoding('utf8');
+
+  await new Promise((resolveReady, reject) => {
+    const timer = setTimeout(() => {
+      reject(
+        new Error(
+          `nexusctl up did not print both "ready at <url>" and the setup link ` +
+            `within ${STARTUP_TIMEOUT_MS / 1000} s\n${output(inst)}`,
+        ),
+      );
+    }, STARTUP_TIMEOUT_MS);
+    const check = () => {
+      const text = stripAnsi(inst.stdout);
+      const ready = text.match(READY_RE);
+      const creds = text.match(CREDENTIALS_RE);
+      if (ready) inst.url = ready[1].replace(/[.,;]+$/, '');
+      if (creds) [, inst.email, inst.setupLink] = creds;
+      if (ready && creds) {
+        clearTimeout(timer);
+        resolveReady();
+      }
+    };
+    inst.proc.stdout.on('data', (chunk) => {
+      inst.stdout += chunk;
+      check();
+    });
+    inst.proc.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`could not start ${ctx.bin}: ${err.message}`));
+    });
+    inst.exit.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`nexusctl up exited early (code ${code}, signal ${signal})\n${output(inst)}`));
+    });
+  });
+}
+
+/** Stops an instance `startNexus` started: SIGTERM, then SIGKILL to its process group. */
+async function stopNexus(inst) {
+  if (inst.proc && !inst.exited) {
+    try {
+      process.kill(-inst.proc.pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+    const done = await Promise.race([inst.exit, sleep(5_000).then(() => null)]);
+    if (!done) {
+      try {
+        process.kill(-inst.proc.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      await Promise.race([inst.exit, sleep(2_000)]);
+    }
+  }
+  if (inst.proc && isAlive(inst.proc.pid)) {
+    try {
+      process.kill(-inst.proc.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
 }
 
 /** Wraps a step so that a failure marks the run (later steps skip, temp dir is kept). */
@@ -244,65 +337,11 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
     try {
       ctx.bin = findNexusctl();
       const webDist = findWebDist();
+      ctx.webDist = webDist;
       ctx.tmp = mkdtempSync(join(tmpdir(), 'nexus-e2e-'));
       ctx.stateDir = join(ctx.tmp, 'state');
       mkdirSync(ctx.stateDir);
-      ctx.proc = spawn(
-        ctx.bin,
-        // Port 0: nexusd binds a free port and nexusctl prints the URL it really got,
-        // so no other process can take the port between choosing and binding it.
-        ['up', '--state-dir', ctx.stateDir, '--listen', '127.0.0.1:0'],
-        {
-          env: { ...process.env, NEXUS_WEB_DIR: webDist, NO_COLOR: '1' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-          detached: true, // own process group, so cleanup can reach every child
-        },
-      );
-      ctx.exit = new Promise((resolveExit) => {
-        ctx.proc.on('exit', (code, signal) => {
-          ctx.exited = { code, signal };
-          resolveExit(ctx.exited);
-        });
-      });
-      ctx.proc.stderr.setEncoding('utf8');
-      ctx.proc.stderr.on('data', (chunk) => {
-        ctx.stderr += chunk;
-      });
-      ctx.proc.stdout.setEncoding('utf8');
-
-      await new Promise((resolveReady, reject) => {
-        const timer = setTimeout(() => {
-          reject(
-            new Error(
-              `nexusctl up did not print both "ready at <url>" and the setup link ` +
-                `within ${STARTUP_TIMEOUT_MS / 1000} s\n${output()}`,
-            ),
-          );
-        }, STARTUP_TIMEOUT_MS);
-        const check = () => {
-          const text = stripAnsi(ctx.stdout);
-          const ready = text.match(READY_RE);
-          const creds = text.match(CREDENTIALS_RE);
-          if (ready) ctx.url = ready[1].replace(/[.,;]+$/, '');
-          if (creds) [, ctx.email, ctx.setupLink] = creds;
-          if (ready && creds) {
-            clearTimeout(timer);
-            resolveReady();
-          }
-        };
-        ctx.proc.stdout.on('data', (chunk) => {
-          ctx.stdout += chunk;
-          check();
-        });
-        ctx.proc.on('error', (err) => {
-          clearTimeout(timer);
-          reject(new Error(`could not start ${ctx.bin}: ${err.message}`));
-        });
-        ctx.exit.then(({ code, signal }) => {
-          clearTimeout(timer);
-          reject(new Error(`nexusctl up exited early (code ${code}, signal ${signal})\n${output()}`));
-        });
-      });
+      await startNexus(ctx, ctx.stateDir, webDist);
     } catch (err) {
       ctx.failed = true;
       throw err;
@@ -311,28 +350,10 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
 
   after(async () => {
     await ctx.browser?.close().catch(() => {});
-    if (ctx.proc && !ctx.exited) {
-      try {
-        process.kill(-ctx.proc.pid, 'SIGTERM');
-      } catch {
-        /* already gone */
-      }
-      const done = await Promise.race([ctx.exit, sleep(5_000).then(() => null)]);
-      if (!done) {
-        try {
-          process.kill(-ctx.proc.pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-        await Promise.race([ctx.exit, sleep(2_000)]);
-      }
-    }
-    if (ctx.proc && isAlive(ctx.proc.pid)) {
-      try {
-        process.kill(-ctx.proc.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
+    await stopNexus(ctx);
+    if (ctx.second) {
+      await stopNexus(ctx.second);
+      if (ctx.tmp) writeFileSync(join(ctx.tmp, 'nexusctl-up-second.log'), output(ctx.second));
     }
     if (ctx.tmp) {
       writeFileSync(join(ctx.tmp, 'nexusctl-up.log'), output());
@@ -723,6 +744,104 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
       } finally {
         await context.close();
         slapd.proc.kill('SIGKILL');
+      }
+    },
+    { needs: ['page'] },
+  );
+
+  step(
+    'a second NEXUS signs its people in through the first (outside OpenID provider, set up in its console)',
+    async (t) => {
+      const admin = ctx.page;
+      // NEXUS B: its own instance, state and owner; NEXUS A (ctx) is its identity provider.
+      const b = { failed: false };
+      ctx.second = b;
+      const stateDir = join(ctx.tmp, 'state-b');
+      mkdirSync(stateDir);
+      await startNexus(b, stateDir, ctx.webDist);
+      const ownerPassword = `b-owner-${randomBytes(9).toString('base64url')}`;
+      const token = new URL(b.setupLink).hash.replace(/^#token=/, '');
+      const setup = await fetch(new URL('/api/setup', b.url), {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ token, new_password: ownerPassword }),
+      });
+      assert.equal(setup.status, 200, await setup.text());
+      const ownerCookie = setup.headers.getSetCookie().find((c) => c.startsWith('nexus_session='));
+      assert.ok(ownerCookie, 'the setup answer signs the owner in');
+
+      // At A: B is registered as an app, and Sam has an account with a password of their own.
+      const callback = new URL('/api/sso/callback', b.url).href;
+      const reg = await admin.request.post(new URL('/api/admin/clients', ctx.url).href, {
+        data: { name: 'NEXUS B', scopes: ['openid', 'profile', 'email'], redirect_uris: [callback] },
+      });
+      assert.equal(reg.status(), 201, await reg.text());
+      const client = await reg.json();
+      const added = await admin.request.post(new URL('/api/admin/users', ctx.url).href, {
+        data: { email: 'sam@example.test', display_name: 'Sam Single', role: 'member' },
+      });
+      assert.equal(added.status(), 201, await added.text());
+      const otp = (await added.json()).one_time_password;
+      const samPassword = `single-sign-on-${randomBytes(9).toString('base64url')}`;
+      const first = await fetch(new URL('/api/session', ctx.url), {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ email: 'sam@example.test', password: otp }),
+      });
+      assert.equal(first.status, 200, await first.text());
+      const samCookie = first.headers.getSetCookie().find((c) => c.startsWith('nexus_session=')).split(';')[0];
+      const changed = await fetch(new URL('/api/session/password', ctx.url), {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Cookie: samCookie, Origin: new URL(ctx.url).origin },
+        body: JSON.stringify({ current_password: otp, new_password: samPassword }),
+      });
+      assert.equal(changed.status, 204, await changed.text());
+
+      const ownerContext = await ctx.browser.newContext();
+      const samContext = await ctx.browser.newContext();
+      const ownerPage = await ownerContext.newPage();
+      const page = await samContext.newPage();
+      try {
+        // B's owner adds A in B's console.
+        await ownerPage.goto(new URL('/login', b.url).href, { waitUntil: 'load' });
+        await ownerPage.getByLabel('E-mail').fill(b.email);
+        await ownerPage.getByLabel('Password').fill(ownerPassword);
+        await ownerPage.getByRole('button', { name: 'Log in' }).click();
+        await ownerPage.locator('[data-testid=launcher]').waitFor({ timeout: 15_000 });
+        await ownerPage.goto(new URL('/admin/sso', b.url).href, { waitUntil: 'load' });
+        assert.equal(await ownerPage.getByTestId('sso-redirect-uri').inputValue(), callback);
+        await ownerPage.getByRole('button', { name: 'Add provider' }).click();
+        const form = ownerPage.getByTestId('sso-form');
+        await form.getByLabel('Name', { exact: true }).fill('NEXUS A');
+        await form.getByLabel('Issuer URL').fill(ctx.url);
+        await form.getByLabel('Client ID').fill(client.client_id);
+        await form.getByLabel('Client secret').fill(client.client_secret);
+        await form.getByRole('button', { name: 'Add provider' }).click();
+        await ownerPage.getByRole('link', { name: 'NEXUS A' }).waitFor({ timeout: 15_000 });
+
+        // Sam, signed in nowhere, presses the button on B's login page and signs in at A.
+        await page.goto(new URL('/login', b.url).href, { waitUntil: 'load' });
+        await page.getByRole('button', { name: 'Sign in with NEXUS A' }).click();
+        await page.waitForURL((u) => u.href.startsWith(ctx.url) && u.pathname === '/login', { timeout: 15_000 });
+        await page.getByLabel('E-mail').fill('sam@example.test');
+        await page.getByLabel('Password').fill(samPassword);
+        await page.getByRole('button', { name: 'Log in' }).click();
+        await page.waitForURL((u) => u.href.startsWith(b.url) && u.pathname === '/', { timeout: 15_000 });
+        await page.locator('[data-testid=launcher]').waitFor({ timeout: 15_000 });
+        const who = await page.evaluate(async () => (await fetch('/api/session')).json());
+        assert.equal(who.user.email, 'sam@example.test');
+        assert.equal(who.user.display_name, 'Sam Single');
+        assert.equal(who.user.role, 'member');
+        assert.equal(who.user.org.name, (await (await fetch(new URL('/api/session', b.url), { headers: { Cookie: ownerCookie.split(';')[0] } })).json()).user.org.name);
+        t.diagnostic('signed in to NEXUS B through NEXUS A');
+      } catch (err) {
+        await page.screenshot({ path: join(ctx.tmp, 'sso-failure.png'), fullPage: true }).catch(() => {});
+        await ownerPage.screenshot({ path: join(ctx.tmp, 'sso-admin-failure.png'), fullPage: true }).catch(() => {});
+        throw new Error(`${err.message}\n(page at ${page.url()})\n${output(b)}`, { cause: err });
+      } finally {
+        await ownerContext.close();
+        await samContext.close();
+        await stopNexus(b);
       }
     },
     { needs: ['page'] },
