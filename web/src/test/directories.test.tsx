@@ -8,10 +8,15 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
+/** Only owners may connect, change and remove directories; the default test session is an admin. */
+const owner = sessionAs('owner', ALL_PERMISSIONS);
+
 const base = {
   'GET /api/apps': { status: 200, body: catalog },
   'GET /api/session': { status: 200, body: session() },
 };
+
+const asOwner = { ...base, 'GET /api/session': { status: 200, body: owner } };
 
 function directory(overrides: Partial<Directory> = {}): Directory {
   return {
@@ -102,7 +107,7 @@ describe('the Directories section', () => {
   it("adds a directory, showing the server's bind failure while keeping what was typed", async () => {
     let attempts = 0;
     const { calls } = mockFetch({
-      ...base,
+      ...asOwner,
       'GET /api/admin/directories': { status: 200, body: { directories: [] } },
       'POST /api/admin/directories': (call) => {
         attempts += 1;
@@ -117,6 +122,7 @@ describe('the Directories section', () => {
     });
     renderApp('/admin/directories');
     expect(await screen.findByText('No directories connected')).toBeTruthy();
+    expect(screen.queryByTestId('directories-owner-only')).toBeNull();
     fireEvent.click(screen.getByRole('button', { name: 'Add directory' }));
     const form = await screen.findByTestId('directory-form');
 
@@ -189,7 +195,7 @@ describe('the Directories section', () => {
       },
     ];
     const { calls } = mockFetch({
-      ...base,
+      ...asOwner,
       'GET /api/admin/directories': { status: 200, body: { directories: [] } },
       'POST /api/admin/directories': () => replies.shift() ?? { status: 500 },
     });
@@ -261,7 +267,7 @@ describe('the Directories section', () => {
 
   it('saves changes without the bind password unless a new one is typed', async () => {
     const { calls } = mockFetch({
-      ...base,
+      ...asOwner,
       'GET /api/admin/directories': { status: 200, body: { directories: [directory()] } },
       'GET /api/admin/directories/d-1': { status: 200, body: directory() },
       'PATCH /api/admin/directories/d-1': (call) => ({
@@ -284,13 +290,14 @@ describe('the Directories section', () => {
 
   it('removes a directory only after confirmation', async () => {
     const { calls } = mockFetch({
-      ...base,
+      ...asOwner,
       'GET /api/admin/directories': { status: 200, body: { directories: [directory()] } },
       'GET /api/admin/directories/d-1': { status: 200, body: directory() },
       'DELETE /api/admin/directories/d-1': { status: 204 },
     });
     renderApp('/admin/directories?id=d-1');
     fireEvent.click(await screen.findByTestId('remove-directory'));
+    expect(screen.queryByTestId('directories-owner-only')).toBeNull();
     const question = await screen.findByRole('group', { name: 'Remove directory' });
     expect(question.textContent).toMatch(/users it brought in are disabled/);
     expect(question.textContent).toMatch(/reset a user's password to keep them/);
@@ -301,6 +308,67 @@ describe('the Directories section', () => {
     await waitFor(() => expect(window.location.search).toBe(''));
     expect(window.location.pathname).toBe('/admin/directories');
     expect(calls.filter((c) => c.method === 'DELETE').map((c) => c.path)).toEqual(['/api/admin/directories/d-1']);
+  });
+
+  it('lets an administrator who is not an owner look and sync, but not change anything', async () => {
+    const { calls } = mockFetch({
+      ...base,
+      'GET /api/admin/directories': {
+        status: 200,
+        body: { directories: [directory({ last_sync_at: '2026-01-06T08:00:00Z', last_sync: report })] },
+      },
+      'GET /api/admin/directories/d-1': {
+        status: 200,
+        body: directory({ last_sync_at: '2026-01-06T08:00:00Z', last_sync: report }),
+      },
+      'POST /api/admin/directories/d-1/sync': { status: 200, body: report },
+    });
+    renderApp('/admin/directories');
+    const list = await screen.findByTestId('directory-list');
+    expect(within(list).getAllByTestId('directory')).toHaveLength(1);
+    expect(screen.getByTestId('directories-owner-only').textContent).toBe(
+      'Only an owner can connect, change or remove directories.',
+    );
+    expect(screen.queryByRole('button', { name: 'Add directory' })).toBeNull();
+
+    fireEvent.click(within(list).getByRole('link', { name: 'Head office' }));
+    const detail = await screen.findByTestId('directory-detail');
+    expect(window.location.search).toBe('?id=d-1');
+    expect(within(detail).getByTestId('directories-owner-only').textContent).toBe(
+      'Only an owner can connect, change or remove directories.',
+    );
+    // The last sync's report is there, and so is Sync now.
+    expect(detail.textContent).toContain('2 users added, 1 updated, 0 disabled; 1 group added, 0 updated, 0 deleted; 1 entry skipped.');
+    expect(within(detail).getByTestId('sync-skipped').textContent).toContain('no mail attribute');
+    // The settings, read-only: no form, no Save changes, no Remove directory.
+    const settings = within(detail).getByTestId('directory-settings');
+    expect(settings.textContent).toContain('cn=nexus,ou=services,dc=example,dc=test');
+    expect(settings.textContent).toContain('(objectClass=inetOrgPerson)');
+    expect(settings.textContent).toContain('Kept by NEXUS, never shown');
+    expect(within(detail).queryByTestId('directory-form')).toBeNull();
+    expect(within(detail).queryAllByRole('textbox')).toHaveLength(0);
+    expect(within(detail).queryByRole('button', { name: 'Save changes' })).toBeNull();
+    expect(within(detail).queryByRole('button', { name: 'Remove directory' })).toBeNull();
+    expect(within(detail).queryByTestId('remove-directory')).toBeNull();
+    expect(calls.some((c) => c.method !== 'GET')).toBe(false);
+
+    fireEvent.click(within(detail).getByRole('button', { name: 'Sync now' }));
+    expect((await screen.findByTestId('sync-report')).textContent).toContain('1 entry skipped.');
+    expect(calls.filter((c) => c.method !== 'GET').map((c) => `${c.method} ${c.path}`)).toEqual([
+      'POST /api/admin/directories/d-1/sync',
+    ]);
+  });
+
+  it('tells a non-owner with no directories who can connect one', async () => {
+    mockFetch({
+      ...base,
+      'GET /api/admin/directories': { status: 200, body: { directories: [] } },
+    });
+    renderApp('/admin/directories');
+    expect(await screen.findByText('No directories connected')).toBeTruthy();
+    expect(screen.getByText(/Once an owner connects/)).toBeTruthy();
+    expect(screen.getByTestId('directories-owner-only')).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'Add directory' })).toBeNull();
   });
 
   it('is not offered without org:manage', async () => {

@@ -2,9 +2,9 @@ import { useState } from 'react';
 import { api, type Directory } from '../../api';
 import { Alert, Button, Card, EmptyState } from '../../design';
 import { Link } from '../../router';
-import { DirectoryDetail, syncSummary } from './DirectoryDetail';
+import { DirectoryDetail, OWNERS_ONLY, syncSummary } from './DirectoryDetail';
 import { DirectoryForm } from './DirectoryForm';
-import { LoadView, SectionHeader, Time, useLoad, useSelectedId } from './common';
+import { LoadView, SectionHeader, Time, useIsOwner, useLoad, useSelectedId } from './common';
 
 function LastSync({ directory }: { directory: Directory }) {
   return (
@@ -21,13 +21,17 @@ function LastSync({ directory }: { directory: Directory }) {
   );
 }
 
-function DirectoryTable({ directories }: { directories: Directory[] }) {
+function DirectoryTable({ directories, isOwner }: { directories: Directory[]; isOwner: boolean }) {
   if (directories.length === 0) {
     return (
       <EmptyState
         icon="server"
         title="No directories connected"
-        description="Connect an LDAP or Active Directory server with Add directory to bring in its users and groups."
+        description={
+          isOwner
+            ? 'Connect an LDAP or Active Directory server with Add directory to bring in its users and groups.'
+            : 'Once an owner connects an LDAP or Active Directory server, its users and groups come in.'
+        }
       />
     );
   }
@@ -62,6 +66,7 @@ function DirectoryTable({ directories }: { directories: Directory[] }) {
 }
 
 function DirectoryList() {
+  const isOwner = useIsOwner();
   const { loaded, reload, update } = useLoad('directories', (signal) =>
     api.admin.directories({ signal }).then((r) => r.directories),
   );
@@ -71,7 +76,7 @@ function DirectoryList() {
   return (
     <div className="nx-stack">
       <SectionHeader title="Directories">
-        {!adding && (
+        {isOwner && !adding && (
           <Button
             size="small"
             onClick={() => {
@@ -87,6 +92,11 @@ function DirectoryList() {
         LDAP or Active Directory servers whose users and groups NEXUS copies, every 15 minutes. People from a directory
         log in with their password there, and its groups are changed there, not in NEXUS.
       </p>
+      {!isOwner && (
+        <p className="nx-muted" data-testid="directories-owner-only">
+          {OWNERS_ONLY}
+        </p>
+      )}
       {added && (
         <Alert tone="success" onDismiss={() => setAdded(null)} data-testid="directory-created">
           {added.name} is connected. Its users and groups come in with the next sync, within 15 minutes; open it and
@@ -111,7 +121,7 @@ function DirectoryList() {
         </Card>
       )}
       <LoadView loaded={loaded} reload={reload} what="directories">
-        {(directories) => <DirectoryTable directories={directories} />}
+        {(directories) => <DirectoryTable directories={directories} isOwner={isOwner} />}
       </LoadView>
     </div>
   );

@@ -1,9 +1,12 @@
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { api, type Directory, type SyncReport } from '../../api';
 import { Alert, Button, Card } from '../../design';
 import { useNavigate } from '../../router';
 import { DirectoryForm } from './DirectoryForm';
-import { ActionError, BackLink, ConfirmAction, LoadView, Time, errorMessage, useLoad } from './common';
+import { ActionError, BackLink, ConfirmAction, LoadView, Time, errorMessage, useIsOwner, useLoad } from './common';
+
+/** Said instead of the add, save and remove buttons to everyone but owners. */
+export const OWNERS_ONLY = 'Only an owner can connect, change or remove directories.';
 
 /** Skipped entries listed at most; a first sync can skip many. */
 const MAX_SKIPPED = 50;
@@ -43,6 +46,40 @@ export function SyncReportView({ report }: { report: SyncReport }) {
         </>
       )}
     </div>
+  );
+}
+
+/** A directory's settings as they are, for those who may not change them. */
+function SettingsView({ directory }: { directory: Directory }) {
+  const rows: [string, ReactNode][] = [
+    ['Server URL', <code className="nx-break">{directory.url}</code>],
+    ['StartTLS', directory.starttls ? 'Used' : 'Not used'],
+    ['Bind DN', <code className="nx-break">{directory.bind_dn}</code>],
+    ['Bind password', <span className="nx-muted">Kept by NEXUS, never shown</span>],
+    ['Users are under', <code className="nx-break">{directory.user_base}</code>],
+    ['User filter', <code className="nx-break">{directory.user_filter}</code>],
+    ['E-mail attribute', <code>{directory.email_attribute}</code>],
+    ['Name attribute', <code>{directory.name_attribute}</code>],
+    [
+      'Groups are under',
+      directory.group_base ? (
+        <code className="nx-break">{directory.group_base}</code>
+      ) : (
+        <span className="nx-muted">None: groups are not synced</span>
+      ),
+    ],
+    ['Group filter', <code className="nx-break">{directory.group_filter}</code>],
+    ['Member attribute', <code>{directory.member_attribute}</code>],
+  ];
+  return (
+    <dl className="nx-deflist" data-testid="directory-settings">
+      {rows.map(([term, value]) => (
+        <div key={term}>
+          <dt>{term}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
+    </dl>
   );
 }
 
@@ -110,6 +147,7 @@ function Sync({ directory, onSynced }: { directory: Directory; onSynced: () => v
 }
 
 export function DirectoryDetail({ id }: { id: string }) {
+  const isOwner = useIsOwner();
   const navigate = useNavigate();
   const [actionError, setActionError] = useState<string | null>(null);
   const [saved, setSaved] = useState(false);
@@ -151,51 +189,63 @@ export function DirectoryDetail({ id }: { id: string }) {
 
             <Sync directory={directory} onSynced={reload} />
 
-            <Card
-              title="Settings"
-              description="Saving connects and signs in to the directory first; if that fails, nothing changes."
-            >
-              <div className="nx-stack">
-                {saved && (
-                  <Alert tone="success" onDismiss={() => setSaved(false)} data-testid="directory-saved">
-                    Saved. The next sync uses the new settings.
-                  </Alert>
-                )}
-                <DirectoryForm
-                  key={JSON.stringify({ ...directory, last_sync_at: null, last_sync: null, last_error: null })}
-                  initial={directory}
-                  submitLabel="Save changes"
-                  onSubmit={async ({ bind_password, ...settings }) => {
-                    setSaved(false);
-                    const updated = await api.admin.updateDirectory(
-                      directory.id,
-                      bind_password ? { ...settings, bind_password } : settings,
-                    );
-                    update(() => updated);
-                    setSaved(true);
+            {isOwner ? (
+              <Card
+                title="Settings"
+                description="Saving connects and signs in to the directory first; if that fails, nothing changes."
+              >
+                <div className="nx-stack">
+                  {saved && (
+                    <Alert tone="success" onDismiss={() => setSaved(false)} data-testid="directory-saved">
+                      Saved. The next sync uses the new settings.
+                    </Alert>
+                  )}
+                  <DirectoryForm
+                    key={JSON.stringify({ ...directory, last_sync_at: null, last_sync: null, last_error: null })}
+                    initial={directory}
+                    submitLabel="Save changes"
+                    onSubmit={async ({ bind_password, ...settings }) => {
+                      setSaved(false);
+                      const updated = await api.admin.updateDirectory(
+                        directory.id,
+                        bind_password ? { ...settings, bind_password } : settings,
+                      );
+                      update(() => updated);
+                      setSaved(true);
+                    }}
+                  />
+                </div>
+              </Card>
+            ) : (
+              <Card title="Settings">
+                <SettingsView directory={directory} />
+              </Card>
+            )}
+
+            {isOwner ? (
+              <div>
+                <ConfirmAction
+                  label="Remove directory"
+                  variant="danger"
+                  question={`Remove ${directory.name}? The users it brought in are disabled: they can no longer log in with their directory password, though an administrator can reset a user's password to keep them. The groups it brought in are deleted.`}
+                  confirmLabel="Remove directory"
+                  testId="remove-directory"
+                  onConfirm={async () => {
+                    setActionError(null);
+                    try {
+                      await api.admin.deleteDirectory(directory.id);
+                      navigate('/admin/directories');
+                    } catch (err) {
+                      setActionError(errorMessage(err));
+                    }
                   }}
                 />
               </div>
-            </Card>
-
-            <div>
-              <ConfirmAction
-                label="Remove directory"
-                variant="danger"
-                question={`Remove ${directory.name}? The users it brought in are disabled: they can no longer log in with their directory password, though an administrator can reset a user's password to keep them. The groups it brought in are deleted.`}
-                confirmLabel="Remove directory"
-                testId="remove-directory"
-                onConfirm={async () => {
-                  setActionError(null);
-                  try {
-                    await api.admin.deleteDirectory(directory.id);
-                    navigate('/admin/directories');
-                  } catch (err) {
-                    setActionError(errorMessage(err));
-                  }
-                }}
-              />
-            </div>
+            ) : (
+              <p className="nx-muted" data-testid="directories-owner-only">
+                {OWNERS_ONLY}
+              </p>
+            )}
           </div>
         )}
       </LoadView>

@@ -2,17 +2,11 @@ import { useEffect, useRef, useState } from 'react';
 import { api } from '../../api';
 import { Alert, Button, Card, TextField } from '../../design';
 import { useNavigate } from '../../router';
-import { useCurrentSession } from '../../session';
 import { SsoProviderForm } from './SsoProviderForm';
-import { ActionError, BackLink, ConfirmAction, LoadView, Time, errorMessage, useLoad } from './common';
+import { ActionError, BackLink, ConfirmAction, LoadView, Time, errorMessage, useIsOwner, useLoad } from './common';
 
 /** Said instead of the add, edit and remove buttons to everyone but owners. */
 export const OWNERS_ONLY = 'Only an owner can add or change sign-in providers.';
-
-/** Whether the signed-in user may add, change and remove providers (the server checks again). */
-export function useIsOwner(): boolean {
-  return useCurrentSession().user.role === 'owner';
-}
 
 /** The address to register at the provider, read-only, with a copy button. */
 export function RedirectUri({ value }: { value: string }) {

@@ -2,9 +2,9 @@ import { useState } from 'react';
 import { api, type SsoProvider } from '../../api';
 import { Alert, Button, Card, EmptyState } from '../../design';
 import { Link } from '../../router';
-import { OWNERS_ONLY, RedirectUri, SsoProviderDetail, useIsOwner } from './SsoProviderDetail';
+import { OWNERS_ONLY, RedirectUri, SsoProviderDetail } from './SsoProviderDetail';
 import { SsoProviderForm } from './SsoProviderForm';
-import { LoadView, SectionHeader, useLoad, useSelectedId } from './common';
+import { LoadView, SectionHeader, useIsOwner, useLoad, useSelectedId } from './common';
 
 function ProviderTable({ providers, isOwner }: { providers: SsoProvider[]; isOwner: boolean }) {
   if (providers.length === 0) {

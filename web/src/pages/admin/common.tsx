@@ -3,6 +3,12 @@ import { useEffect, useRef, useState, type Dispatch, type ReactNode, type Ref, t
 import { isApiError, type AdminUser, type DirectoryRef } from '../../api';
 import { Alert, Button, Checkbox, SelectField, Spinner } from '../../design';
 import { Link, useLocation } from '../../router';
+import { useCurrentSession } from '../../session';
+
+/** Whether the signed-in user is an owner, who alone may change directories and sign-in providers (the server checks again). */
+export function useIsOwner(): boolean {
+  return useCurrentSession().user.role === 'owner';
+}
 
 export function errorMessage(err: unknown): string {
   return isApiError(err) ? err.message : 'Something went wrong. Try again.';
