@@ -31,6 +31,7 @@ nexus_store::each_backend!(
     oidc_codes_and_refresh_tokens,
     directory_groups_roles_and_branding,
     sign_in_providers_and_links,
+    directory_syncs_emit_events,
 );
 
 fn op() -> Actor {
@@ -1685,6 +1686,52 @@ async fn sign_in_providers_and_links(db: &Db) {
     );
     assert!(f.store.user_links(b.id, erin.id).await.unwrap().is_empty());
 
+    // Found by id alone (a sign-in starts before a tenant is known).
+    assert_eq!(
+        f.store.provider_by_id(pb.id).await.unwrap().map(|p| p.org),
+        Some(b.id)
+    );
+    assert!(
+        f.store
+            .provider_by_id(uuid::Uuid::now_v7())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Unlinking one account; B's provider cannot unlink A's account.
+    assert!(matches!(
+        f.store.unlink_login(&pb, erin.id, &op()).await,
+        Err(IdentityError::NotFound(_))
+    ));
+    f.store.unlink_login(&got, erin.id, &op()).await.unwrap();
+    assert!(f.store.user_links(a.id, erin.id).await.unwrap().is_empty());
+    f.store
+        .link_login(&got, "sub-erin", erin.id, &op())
+        .await
+        .unwrap();
+    // A subject is unique only at its issuer: a new issuer drops the links; a trailing slash
+    // is not a new issuer.
+    let slash = IdentityProvider {
+        issuer: "https://login.example.com/".to_owned(),
+        ..got.clone()
+    };
+    f.store.update_provider(&slash, &op()).await.unwrap();
+    assert_eq!(f.store.user_links(a.id, erin.id).await.unwrap().len(), 1);
+    let moved = IdentityProvider {
+        issuer: "https://other.example.com".to_owned(),
+        ..got.clone()
+    };
+    f.store.update_provider(&moved, &op()).await.unwrap();
+    assert!(f.store.user_links(a.id, erin.id).await.unwrap().is_empty());
+    assert_eq!(
+        f.store.linked_user(&moved, "sub-carol", now).await.unwrap(),
+        None
+    );
+    f.store
+        .link_login(&moved, "sub-erin", erin.id, &op())
+        .await
+        .unwrap();
+
     // Removing the provider removes its links, not the accounts.
     f.store.delete_provider(a.id, pa.id, &op()).await.unwrap();
     assert!(f.store.user_links(a.id, erin.id).await.unwrap().is_empty());
@@ -1696,9 +1743,88 @@ async fn sign_in_providers_and_links(db: &Db) {
         "sso_provider.created",
         "sso_provider.updated",
         "user.sso_linked",
+        "user.sso_unlinked",
         "sso_provider.deleted",
     ] {
         assert!(actions.contains(&want), "{want} missing: {actions:?}");
     }
     assert!(!audit.iter().any(|r| r.detail.contains("s3cret")));
+}
+
+async fn directory_syncs_emit_events(db: &Db) {
+    use nexus_identity::model::{Directory, DirectorySettings, DirectorySnapshot, ExternalUser};
+    let f = fixture(db).await;
+    let org = f.store.create_org("alpha", "Alpha", &op()).await.unwrap();
+    let d = Directory {
+        id: uuid::Uuid::now_v7(),
+        org: org.id,
+        name: "LDAP".into(),
+        settings: DirectorySettings {
+            url: "ldap://127.0.0.1:389".into(),
+            bind_dn: "cn=sync".into(),
+            user_base: "dc=example".into(),
+            user_filter: "(objectClass=person)".into(),
+            email_attribute: "mail".into(),
+            name_attribute: "cn".into(),
+            group_base: String::new(),
+            group_filter: "(objectClass=groupOfNames)".into(),
+            member_attribute: "member".into(),
+            starttls: false,
+        },
+        bind_password: "secret".into(),
+        created_at: chrono::Utc::now(),
+        last_sync_at: None,
+        last_sync: None,
+        last_error: None,
+    };
+    f.store.create_directory(&d, &op()).await.unwrap();
+    let person = |id: &str| ExternalUser {
+        external_id: id.into(),
+        dn: format!("uid={id},dc=example"),
+        email: format!("{id}@example.com"),
+        name: id.into(),
+    };
+    let mut rx = f.outbox.bus().subscribe();
+    let _ = f.outbox.dispatch_pending().await.unwrap();
+    while rx.try_recv().is_ok() {}
+    let both = DirectorySnapshot {
+        users: vec![person("ann"), person("bob")],
+        ..DirectorySnapshot::default()
+    };
+    let r = f
+        .store
+        .apply_directory_sync(org.id, d.id, &both, chrono::Utc::now(), &op())
+        .await
+        .unwrap();
+    assert_eq!(r.users_created, 2);
+    // Other apps learn of directory accounts as of any other.
+    assert_eq!(f.outbox.dispatch_pending().await.unwrap(), 2);
+    for _ in 0..2 {
+        assert_eq!(rx.try_recv().unwrap().kind, "identity.user.created");
+    }
+    let only_ann = DirectorySnapshot {
+        users: vec![person("ann")],
+        ..DirectorySnapshot::default()
+    };
+    let r = f
+        .store
+        .apply_directory_sync(org.id, d.id, &only_ann, chrono::Utc::now(), &op())
+        .await
+        .unwrap();
+    assert_eq!(r.users_disabled, 1);
+    assert_eq!(f.outbox.dispatch_pending().await.unwrap(), 1);
+    let event = rx.try_recv().unwrap();
+    assert_eq!(event.kind, "identity.user.disabled");
+    let bob = f
+        .store
+        .user_by_email(org.id, "bob@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(bob.disabled);
+    assert_eq!(event.payload["user_id"], serde_json::json!(bob.id));
+    // Removing the directory disables the rest, each with its event.
+    f.store.delete_directory(org.id, d.id, &op()).await.unwrap();
+    assert_eq!(f.outbox.dispatch_pending().await.unwrap(), 1);
+    assert_eq!(rx.try_recv().unwrap().kind, "identity.user.disabled");
 }

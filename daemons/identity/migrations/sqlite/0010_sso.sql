@@ -26,3 +26,6 @@ CREATE TABLE external_logins (
     UNIQUE (provider_id, user_id)
 );
 CREATE INDEX external_logins_user ON external_logins (org_id, user_id);
+
+-- Pending sign-ins and passkey ceremonies are swept by expiry as new ones start.
+CREATE INDEX webauthn_ceremonies_expiry ON webauthn_ceremonies (expires_at);

@@ -38,8 +38,6 @@ use nexus_store::audit::Actor;
 pub const REQUEST_SECS: i64 = 600;
 /// The cookie that binds a pending sign-in to the browser that started it.
 pub const BINDING_COOKIE: &str = "nexus_sso";
-/// Where providers send people back: `<public URL>` + this.
-pub const CALLBACK_PATH: &str = "/api/sso/callback";
 /// The ceremony kind of a pending sign-in.
 const KIND: &str = "sso";
 /// How long a provider's discovery document and keys are reused.
@@ -49,11 +47,21 @@ const MAX_RESPONSE: usize = 1 << 20;
 /// What the password hash of an account a provider created says: no password here.
 const NO_PASSWORD: &str = "!sso";
 
+/// Where provider `id` sends people back, under the public URL. One path per provider:
+/// with a shared one, a provider could have another provider's code sent to itself (the
+/// OAuth "mix-up" attack), since the way back would not say who answered.
+pub fn callback_path(id: uuid::Uuid) -> String {
+    format!("/api/sso/{id}/callback")
+}
+
 /// A provider as an owner describes it; unset fields keep their current value (or take the
-/// default, for a new one). An empty `client_secret` keeps the current one.
+/// default, for a new one). An empty `client_secret` keeps the current one. `id` may be
+/// given on creation only: the one `GET /api/admin/sso-providers` offered, so the redirect
+/// URI can be registered at the provider before the provider is added here.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderInput {
+    pub id: Option<uuid::Uuid>,
     pub name: Option<String>,
     pub issuer: Option<String>,
     pub client_id: Option<String>,
@@ -67,8 +75,23 @@ pub struct ProviderInput {
 pub struct LoginProvider {
     pub id: uuid::Uuid,
     pub name: String,
-    /// The organization whose people it signs in (instances may host several).
-    pub organization: String,
+}
+
+/// A provider on a person's account page: whether their account is linked to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountLink {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub linked: bool,
+}
+
+/// What a pending request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SsoMode {
+    /// Sign in (from the login page).
+    SignIn,
+    /// Link this signed-in account to the provider (from the account page).
+    Link(crate::model::UserId),
 }
 
 /// Where a sign-in goes first: the provider's authorization URL, and the value of the
@@ -85,6 +108,8 @@ pub enum SsoOutcome {
     Session(Box<NewLogin>, String),
     /// The account has a second factor here: the login page asks for it.
     SecondFactor(mfa::MfaChallenge, String),
+    /// A signed-in account was linked to the provider.
+    Linked,
 }
 
 /// Why a sign-in through a provider did not open a session, as the login page names it.
@@ -99,6 +124,11 @@ pub enum SsoFailure {
     NoAccount,
     /// The provider did not vouch for the address, so it links no account.
     Unverified,
+    /// The account with the address holds more than a member's rights: it is linked only
+    /// by its holder, signed in, from the account page.
+    LinkRequired,
+    /// (Linking) this provider's person is linked to another account already.
+    LinkTaken,
     Disabled,
     /// The provider failed, or its answer did not verify.
     Failed,
@@ -112,6 +142,8 @@ impl SsoFailure {
             Self::Denied => "denied",
             Self::NoAccount => "no_account",
             Self::Unverified => "unverified",
+            Self::LinkRequired => "link_required",
+            Self::LinkTaken => "link_taken",
             Self::Disabled => "disabled",
             Self::Failed => "failed",
         }
@@ -126,6 +158,9 @@ struct Pending {
     nonce: String,
     pkce_verifier: String,
     next: String,
+    /// Set when a signed-in account is being linked rather than a sign-in made.
+    #[serde(default)]
+    link_user: Option<crate::model::UserId>,
 }
 
 /// Who the provider says signed in.
@@ -176,7 +211,15 @@ impl Default for SsoHttp {
 #[error("{0}")]
 pub struct HttpError(String);
 
-impl<'c> openidconnect::AsyncHttpClient<'c> for SsoHttp {
+/// [`SsoHttp`] for one provider: it calls only https URLs, or — for a plain-http issuer on
+/// loopback — that issuer's host, so a discovery document cannot point NEXUS's requests
+/// (keys, token, userinfo) at plain-http or internal addresses.
+struct Guarded<'a> {
+    http: &'a SsoHttp,
+    plain_host: Option<String>,
+}
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for Guarded<'_> {
     type Error = HttpError;
     type Future = std::pin::Pin<
         Box<
@@ -188,7 +231,18 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for SsoHttp {
     >;
 
     fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
-        Box::pin(self.send(request))
+        let uri = request.uri();
+        let allowed = uri.scheme_str() == Some("https")
+            || (uri.scheme_str() == Some("http")
+                && uri.host().is_some()
+                && uri.host().map(str::to_owned) == self.plain_host);
+        if !allowed {
+            let refused = HttpError(format!(
+                "{uri}: the provider's endpoints must use https (plain http only on a loopback issuer's own host)"
+            ));
+            return Box::pin(async move { Err(refused) });
+        }
+        Box::pin(self.http.send(request))
     }
 }
 
@@ -225,10 +279,22 @@ impl SsoHttp {
         out.body(body).map_err(|e| HttpError(e.to_string()))
     }
 
+    /// The client for calls to the provider whose issuer is `issuer`.
+    fn guarded(&self, issuer: &str) -> Guarded<'_> {
+        let plain_host = url::Url::parse(issuer)
+            .ok()
+            .filter(|u| u.scheme() == "http")
+            .and_then(|u| u.host_str().map(str::to_owned));
+        Guarded {
+            http: self,
+            plain_host,
+        }
+    }
+
     /// The provider's discovery document and keys, fetched fresh.
     async fn discover(&self, issuer: &str) -> std::result::Result<CoreProviderMetadata, String> {
         let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| format!("issuer: {e}"))?;
-        CoreProviderMetadata::discover_async(url, self)
+        CoreProviderMetadata::discover_async(url, &self.guarded(issuer))
             .await
             .map_err(|e| error_chain(&e))
     }
@@ -345,13 +411,35 @@ fn check_issuer(raw: &str) -> Result<String> {
 
 impl IdentityService {
     /// The address providers send people back to, for the provider's client registration.
-    pub fn sso_redirect_uri(&self) -> String {
-        format!("{}{CALLBACK_PATH}", self.tokens.issuer())
+    pub fn sso_redirect_uri(&self, id: uuid::Uuid) -> String {
+        format!("{}{}", self.tokens.issuer(), callback_path(id))
     }
 
     pub async fn sso_providers(&self, access: &Access) -> Result<Vec<IdentityProvider>> {
         access.require(Permission::OrgManage)?;
         self.store.providers(access.org).await
+    }
+
+    /// The id the organization's next provider will have, offered before it is added so its
+    /// redirect URI can be registered at the provider first. The same until the
+    /// organization's providers change (a reloaded form shows the same address): derived,
+    /// under the instance's key, from the organization and its current providers.
+    pub fn next_provider_id(
+        &self,
+        org: nexus_store::OrgId,
+        current: &[IdentityProvider],
+    ) -> uuid::Uuid {
+        let mut ids: Vec<String> = current.iter().map(|p| p.id.to_string()).collect();
+        ids.sort();
+        let digest = self.hash_token(&format!("nexus-sso-next-id:{org}:{}", ids.join(",")));
+        let mut bytes = [0u8; 16];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = digest
+                .get(i * 2..i * 2 + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .unwrap_or_default();
+        }
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
     }
 
     pub async fn sso_provider(&self, access: &Access, id: uuid::Uuid) -> Result<IdentityProvider> {
@@ -401,15 +489,22 @@ impl IdentityService {
             input.client_secret.as_deref().unwrap_or_default(),
             2000,
         )?;
+        let id = input.id.unwrap_or_else(uuid::Uuid::now_v7);
+        if id.is_nil() {
+            return Err(IdentityError::Invalid(
+                "id: leave it out, or give the one the provider list offered".into(),
+            ));
+        }
         let issuer = self.reach_provider(&issuer).await?;
         let p = IdentityProvider {
-            id: uuid::Uuid::now_v7(),
+            id,
             org: access.org,
             name,
             issuer,
             client_id,
             client_secret,
-            create_users: input.create_users.unwrap_or(true),
+            // Off unless asked for: anyone the provider knows would get an account.
+            create_users: input.create_users.unwrap_or(false),
             trust_email: input.trust_email.unwrap_or(false),
             created_at: Utc::now(),
         };
@@ -425,6 +520,11 @@ impl IdentityService {
     ) -> Result<IdentityProvider> {
         let current = self.sso_provider(access, id).await?;
         access.owner_only(true, "change a sign-in provider")?;
+        if input.id.is_some_and(|given| given != id) {
+            return Err(IdentityError::Invalid(
+                "id: a provider's id cannot change".into(),
+            ));
+        }
         let name = match &input.name {
             Some(n) => check_text("name", n, 100)?,
             None => current.name.clone(),
@@ -504,31 +604,63 @@ impl IdentityService {
             .map(|p| LoginProvider {
                 id: p.id,
                 name: p.name,
-                organization: org.name.clone(),
             })
             .collect())
     }
 
-    /// The names of the providers an account signs in through.
-    pub async fn sso_links(&self, user: &User) -> Result<Vec<String>> {
-        self.store.user_links(user.org, user.id).await
+    /// The organization's providers, and which of them the account is linked to.
+    pub async fn account_links(&self, user: &User) -> Result<Vec<AccountLink>> {
+        let linked = self.store.user_links(user.org, user.id).await?;
+        Ok(self
+            .store
+            .providers(user.org)
+            .await?
+            .into_iter()
+            .map(|p| AccountLink {
+                linked: linked.contains(&p.name),
+                id: p.id,
+                name: p.name,
+            })
+            .collect())
     }
 
-    /// Starts a sign-in through provider `id`: where to send the browser, and the cookie
-    /// that must come back with it. `next` is where to go afterwards (a path here).
+    /// Unlinks the account from provider `id`. An account with no password here that signs
+    /// in only through this provider keeps its link: it would have no way in left.
+    pub async fn unlink_account(&self, user: &User, id: uuid::Uuid, actor: &Actor) -> Result<()> {
+        let provider = self
+            .store
+            .provider(user.org, id)
+            .await?
+            .ok_or_else(|| IdentityError::NotFound(format!("sign-in provider {id}")))?;
+        let links = self.store.user_links(user.org, user.id).await?;
+        if user.password_hash.starts_with('!') && user.directory.is_none() && links.len() <= 1 {
+            return Err(IdentityError::Forbidden(format!(
+                "this account signs in only through {}: it cannot be unlinked (ask an administrator to give it a password first)",
+                provider.name
+            )));
+        }
+        self.store.unlink_login(&provider, user.id, actor).await
+    }
+
+    /// Starts a sign-in through provider `id` (or, in [`SsoMode::Link`], the linking of a
+    /// signed-in account): where to send the browser, and the cookie that must come back
+    /// with it. `next` is where to go afterwards (a path here).
     pub async fn start_sso(
         &self,
         id: uuid::Uuid,
         next: Option<&str>,
+        mode: SsoMode,
     ) -> std::result::Result<SsoStart, SsoFailure> {
         let provider = self
             .store
-            .all_providers()
+            .provider_by_id(id)
             .await
             .map_err(|e| self.sso_log(None, "cannot read the sign-in providers", &e))?
-            .into_iter()
-            .find(|p| p.id == id)
             .ok_or(SsoFailure::Expired)?;
+        let link_user = match mode {
+            SsoMode::SignIn => None,
+            SsoMode::Link(user) => Some(user),
+        };
         let metadata = self
             .sso_http
             .metadata(&provider, false)
@@ -538,9 +670,12 @@ impl IdentityService {
             .sso_client(&provider, metadata)
             .map_err(|e| self.sso_log(Some(&provider), "the provider is misconfigured", &e))?;
         let state = generate_token();
+        // The cookie's value is not the `state`, which travels in URLs (provider logs,
+        // history): whoever sees a way-back URL still lacks the browser's half.
+        let binding = generate_token();
         let nonce = Nonce::new_random();
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, _, _) = client
+        let mut request = client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 {
@@ -554,21 +689,27 @@ impl IdentityService {
             )
             .add_scope(Scope::new("email".into()))
             .add_scope(Scope::new("profile".into()))
-            .set_pkce_challenge(challenge)
-            .url();
+            .set_pkce_challenge(challenge);
+        if link_user.is_some() {
+            // Whoever is signed in at the provider gets linked: make them prove it now,
+            // not with a session someone else may have planted there.
+            request = request.add_prompt(openidconnect::core::CoreAuthPrompt::Login);
+        }
+        let (url, _, _) = request.url();
         let pending = Pending {
             org: provider.org,
             provider: provider.id,
             nonce: nonce.secret().clone(),
             pkce_verifier: verifier.secret().clone(),
             next: safe_next(next),
+            link_user,
         };
         let saved = async {
             let json = serde_json::to_string(&pending)
                 .map_err(|e| IdentityError::Invalid(e.to_string()))?;
             self.store
                 .create_ceremony(
-                    &self.hash_token(&state),
+                    &self.pending_key(&state, &binding),
                     KIND,
                     &json,
                     Utc::now() + chrono::TimeDelta::seconds(REQUEST_SECS),
@@ -580,52 +721,71 @@ impl IdentityService {
             .map_err(|e| self.sso_log(Some(&provider), "cannot keep the request", &e))?;
         Ok(SsoStart {
             redirect: url.to_string(),
-            binding: state,
+            binding,
         })
     }
 
-    /// Completes a sign-in when the provider sends the browser back. `binding` is the
-    /// cookie set at the start; `params` the callback's query.
+    /// Where a pending request waits: under both halves, the `state` from the way back and
+    /// the cookie from the browser, so neither alone finds (or spends) it.
+    fn pending_key(&self, state: &str, binding: &str) -> String {
+        self.hash_token(&format!("sso:{state}:{binding}"))
+    }
+
+    /// Completes a sign-in when provider `id` sends the browser back. `binding` is the
+    /// cookie set at the start; `params` the callback's query. Also says where the request
+    /// meant to go next, and whether it was a linking (the account page shows its errors).
     pub async fn finish_sso(
         &self,
+        id: uuid::Uuid,
         params: &HashMap<String, String>,
         binding: Option<&str>,
         client: &str,
-    ) -> (std::result::Result<SsoOutcome, SsoFailure>, String) {
+    ) -> (std::result::Result<SsoOutcome, SsoFailure>, String, bool) {
         let mut next = "/".to_owned();
+        let mut linking = false;
         let result = self
-            .finish_sso_inner(params, binding, client, &mut next)
+            .finish_sso_inner(id, params, binding, client, &mut next, &mut linking)
             .await;
-        (result, next)
+        (result, next, linking)
     }
 
     async fn finish_sso_inner(
         &self,
+        id: uuid::Uuid,
         params: &HashMap<String, String>,
         binding: Option<&str>,
         client: &str,
         next: &mut String,
+        linking: &mut bool,
     ) -> std::result::Result<SsoOutcome, SsoFailure> {
         let state = params.get("state").ok_or(SsoFailure::Expired)?;
         // The request must come back to the browser that started it: else anyone could send
         // a victim a link that signs them in as the sender (login CSRF).
-        if !binding.is_some_and(|b| super::constant_time_eq(b, state)) {
-            return Err(SsoFailure::Expired);
-        }
+        let binding = binding.ok_or(SsoFailure::Expired)?;
         let json = self
             .store
-            .take_ceremony(&self.hash_token(state), KIND, Utc::now())
+            .take_ceremony(&self.pending_key(state, binding), KIND, Utc::now())
             .await
             .map_err(|e| self.sso_log(None, "cannot read the request", &e))?
             .ok_or(SsoFailure::Expired)?;
         let pending: Pending = serde_json::from_str(&json).map_err(|_| SsoFailure::Expired)?;
         next.clone_from(&pending.next);
+        *linking = pending.link_user.is_some();
         let provider = self
             .store
             .provider(pending.org, pending.provider)
             .await
             .map_err(|e| self.sso_log(None, "cannot read the provider", &e))?
             .ok_or(SsoFailure::Expired)?;
+        if provider.id != id {
+            // Another provider's request came back here: what answered is not what was
+            // asked (a mix-up attack, or a misconfigured redirect URI).
+            return Err(self.sso_log(
+                Some(&provider),
+                "the answer came back to another provider's address",
+                &id,
+            ));
+        }
         if let Some(error) = params.get("error") {
             let description = params.get("error_description").map_or("", String::as_str);
             tracing::info!(provider = %provider.id, error, description, "the provider refused the sign-in");
@@ -640,6 +800,9 @@ impl IdentityService {
             .redeem_code(&provider, code, &pending)
             .await
             .map_err(|e| self.sso_log(Some(&provider), "the sign-in did not verify", &e))?;
+        if let Some(user) = pending.link_user {
+            return self.link_vouched(&provider, &vouched, user, client).await;
+        }
         let user = self.sso_account(&provider, &vouched, client).await?;
         if user.disabled {
             self.sso_refused(&provider, &user.email, client, "account disabled")
@@ -663,6 +826,46 @@ impl IdentityService {
         Ok(SsoOutcome::Session(Box::new(login), pending.next))
     }
 
+    /// Links the account that asked (signed in, from its account page) to the person the
+    /// provider vouched for.
+    async fn link_vouched(
+        &self,
+        provider: &IdentityProvider,
+        vouched: &Vouched,
+        user: crate::model::UserId,
+        client: &str,
+    ) -> std::result::Result<SsoOutcome, SsoFailure> {
+        let failed = |e: IdentityError| self.sso_log(Some(provider), "cannot link the account", &e);
+        match self
+            .store
+            .linked_user(provider, &vouched.subject, Utc::now())
+            .await
+            .map_err(failed)?
+        {
+            Some(existing) if existing == user => return Ok(SsoOutcome::Linked),
+            Some(_) => return Err(SsoFailure::LinkTaken),
+            None => {}
+        }
+        let account = self
+            .store
+            .user(provider.org, user)
+            .await
+            .map_err(failed)?
+            .filter(|u| !u.disabled)
+            .ok_or(SsoFailure::Disabled)?;
+        let actor = super::user_actor(&account, client);
+        match self
+            .store
+            .link_login(provider, &vouched.subject, user, &actor)
+            .await
+        {
+            Ok(()) => Ok(SsoOutcome::Linked),
+            // The account has a link to another of this provider's people.
+            Err(IdentityError::Conflict(_)) => Err(SsoFailure::LinkTaken),
+            Err(e) => Err(failed(e)),
+        }
+    }
+
     /// Trades the code for tokens and verifies the ID token (signature by the provider's
     /// published keys, issuer, audience, expiry, nonce).
     async fn redeem_code(
@@ -673,7 +876,7 @@ impl IdentityService {
     ) -> std::result::Result<Vouched, String> {
         let metadata = self.sso_http.metadata(provider, false).await?;
         let client = self.sso_client(provider, metadata)?;
-        let http = &self.sso_http;
+        let http = &self.sso_http.guarded(&provider.issuer);
         let tokens = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| error_chain(&e))?
@@ -748,7 +951,8 @@ impl IdentityService {
         >,
         String,
     > {
-        let redirect = RedirectUrl::new(self.sso_redirect_uri()).map_err(|e| e.to_string())?;
+        let redirect =
+            RedirectUrl::new(self.sso_redirect_uri(provider.id)).map_err(|e| e.to_string())?;
         Ok(CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(provider.client_id.clone()),
@@ -764,21 +968,11 @@ impl IdentityService {
         vouched: &Vouched,
         client: &str,
     ) -> std::result::Result<User, SsoFailure> {
+        if let Some(user) = self.linked_account(provider, vouched).await? {
+            return Ok(user);
+        }
         let store_failed =
             |e: IdentityError| self.sso_log(Some(provider), "cannot read the accounts", &e);
-        if let Some(id) = self
-            .store
-            .linked_user(provider, &vouched.subject, Utc::now())
-            .await
-            .map_err(store_failed)?
-        {
-            return self
-                .store
-                .user(provider.org, id)
-                .await
-                .map_err(store_failed)?
-                .ok_or(SsoFailure::NoAccount);
-        }
         let email = vouched
             .email
             .as_deref()
@@ -810,15 +1004,38 @@ impl IdentityService {
             .await
             .map_err(store_failed)?
         {
-            self.store
+            if user.disabled {
+                // Refused by the caller; nothing is linked to an account that is shut.
+                return Ok(user);
+            }
+            // An address is enough only for a plain member: an account with more rights is
+            // linked by its holder, signed in, from the account page — else whoever runs the
+            // provider (or can make an account there with this address) would hold them.
+            let held = self.permissions(&user).await.map_err(store_failed)?;
+            if !held.within(crate::authz::Permissions::of_role(Role::Member)) {
+                self.sso_refused(
+                    provider,
+                    &email,
+                    client,
+                    "an account with more than a member's rights is linked from its account page",
+                )
+                .await;
+                return Err(SsoFailure::LinkRequired);
+            }
+            return match self
+                .store
                 .link_login(provider, &vouched.subject, user.id, &actor)
                 .await
-                .map_err(|e| match e {
-                    // Linked to another of this provider's people already: not this one's.
-                    IdentityError::Conflict(_) => SsoFailure::NoAccount,
-                    e => self.sso_log(Some(provider), "cannot link the account", &e),
-                })?;
-            return Ok(user);
+            {
+                Ok(()) => Ok(user),
+                // A concurrent first sign-in of the same person linked it meanwhile, or the
+                // account is linked to another of this provider's people.
+                Err(IdentityError::Conflict(_)) => self
+                    .linked_account(provider, vouched)
+                    .await?
+                    .ok_or(SsoFailure::NoAccount),
+                Err(e) => Err(self.sso_log(Some(provider), "cannot link the account", &e)),
+            };
         }
         if !provider.create_users {
             self.sso_refused(
@@ -836,7 +1053,8 @@ impl IdentityService {
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .map_or_else(|| email.clone(), |n| n.chars().take(200).collect());
-        self.store
+        match self
+            .store
             .create_linked_user(
                 provider,
                 &vouched.subject,
@@ -850,7 +1068,37 @@ impl IdentityService {
                 &actor,
             )
             .await
-            .map_err(|e| self.sso_log(Some(provider), "cannot create the account", &e))
+        {
+            Ok(user) => Ok(user),
+            // A concurrent first sign-in of the same person created it meanwhile.
+            Err(IdentityError::Conflict(_)) => self
+                .linked_account(provider, vouched)
+                .await?
+                .ok_or(SsoFailure::Failed),
+            Err(e) => Err(self.sso_log(Some(provider), "cannot create the account", &e)),
+        }
+    }
+
+    /// The account linked to the provider's person, if any.
+    async fn linked_account(
+        &self,
+        provider: &IdentityProvider,
+        vouched: &Vouched,
+    ) -> std::result::Result<Option<User>, SsoFailure> {
+        let store_failed =
+            |e: IdentityError| self.sso_log(Some(provider), "cannot read the accounts", &e);
+        let Some(id) = self
+            .store
+            .linked_user(provider, &vouched.subject, Utc::now())
+            .await
+            .map_err(store_failed)?
+        else {
+            return Ok(None);
+        };
+        self.store
+            .user(provider.org, id)
+            .await
+            .map_err(store_failed)
     }
 
     /// Logs why a sign-in failed on our side or the provider's; the person sees `Failed`.
@@ -928,6 +1176,8 @@ mod tests {
             SsoFailure::Denied,
             SsoFailure::NoAccount,
             SsoFailure::Unverified,
+            SsoFailure::LinkRequired,
+            SsoFailure::LinkTaken,
             SsoFailure::Disabled,
             SsoFailure::Failed,
         ];

@@ -348,12 +348,22 @@ pub trait FederationStore: Send + Sync {
 pub trait SsoStore: Send + Sync {
     /// Records a new provider; `Conflict` when the organization has one of that name.
     async fn create_provider(&self, p: &IdentityProvider, actor: &Actor) -> Result<()>;
-    /// Saves a provider's settings; `NotFound` outside its organization.
+    /// Saves a provider's settings; `NotFound` outside its organization. A new issuer drops
+    /// the provider's links (a subject is unique only at its issuer).
     async fn update_provider(&self, p: &IdentityProvider, actor: &Actor) -> Result<()>;
     async fn providers(&self, org: OrgId) -> Result<Vec<IdentityProvider>>;
     async fn provider(&self, org: OrgId, id: uuid::Uuid) -> Result<Option<IdentityProvider>>;
-    /// Every organization's providers: the login page offers them before a tenant is known.
+    /// A provider of any organization: a sign-in starts before a tenant is known.
+    async fn provider_by_id(&self, id: uuid::Uuid) -> Result<Option<IdentityProvider>>;
+    /// Every organization's providers.
     async fn all_providers(&self) -> Result<Vec<IdentityProvider>>;
+    /// Removes an account's link to a provider; `NotFound` when there is none.
+    async fn unlink_login(
+        &self,
+        provider: &IdentityProvider,
+        user: UserId,
+        actor: &Actor,
+    ) -> Result<()>;
     /// Removes a provider and its links (accounts stay; their people sign in otherwise).
     async fn delete_provider(&self, org: OrgId, id: uuid::Uuid, actor: &Actor) -> Result<()>;
     /// The account a provider's subject signs in to, and notes the sign-in.

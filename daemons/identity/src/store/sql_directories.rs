@@ -26,7 +26,7 @@ pub(crate) fn audit_details(d: &crate::model::Directory) -> serde_json::Value {
 }
 
 macro_rules! sql_federation_store {
-    ($name:ident, $db:ty, $audit:path) => {
+    ($name:ident, $db:ty, $append:path, $audit:path) => {
         impl $name {
             async fn audit_in(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -67,6 +67,13 @@ macro_rules! sql_federation_store {
                 for revoke in crate::store::REVOKE_USER_TOKENS {
                     sqlx::query(revoke).bind(at).bind(org).bind(user).execute(&mut **tx).await?;
                 }
+                let event = nexus_store::NewEvent::new(
+                    org,
+                    "identity",
+                    "identity.user.disabled",
+                    serde_json::json!({ "user_id": user }),
+                );
+                $append(&mut **tx, &event).await?;
                 Self::audit_in(tx, org, actor, "user.disabled", format!("user:{user}"), details).await
             }
 
@@ -284,6 +291,7 @@ macro_rules! sql_federation_store {
                 )
                 .await?;
                 tx.commit().await?;
+                self.outbox.wake();
                 Ok(())
             }
 
@@ -418,6 +426,13 @@ macro_rules! sql_federation_store {
                     .bind(&u.external_id)
                     .execute(&mut *tx)
                     .await?;
+                    let event = nexus_store::NewEvent::new(
+                        org,
+                        "identity",
+                        "identity.user.created",
+                        serde_json::json!({ "user_id": user, "email": u.email, "role": crate::model::Role::Member }),
+                    );
+                    $append(&mut *tx, &event).await?;
                     Self::audit_in(
                         &mut tx,
                         org,
@@ -589,6 +604,7 @@ macro_rules! sql_federation_store {
                 )
                 .await?;
                 tx.commit().await?;
+                self.outbox.wake();
                 Ok(report)
             }
         }

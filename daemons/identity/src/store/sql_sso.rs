@@ -13,6 +13,7 @@ pub(crate) const ORG_PROVIDERS: &str =
     concat!(select_providers!(), " WHERE org_id = $1 ORDER BY name");
 pub(crate) const ONE_PROVIDER: &str =
     concat!(select_providers!(), " WHERE org_id = $1 AND id = $2");
+pub(crate) const PROVIDER_BY_ID: &str = concat!(select_providers!(), " WHERE id = $1");
 pub(crate) const ALL_PROVIDERS: &str = concat!(select_providers!(), " ORDER BY name, created_at");
 
 /// What the audit log keeps of a provider added or changed (never the secret).
@@ -108,6 +109,29 @@ macro_rules! sql_sso_store {
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
                 let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
+                let old_issuer: Option<String> = sqlx::query_scalar(
+                    "SELECT issuer FROM identity_providers WHERE org_id = $1 AND id = $2",
+                )
+                .bind(p.org)
+                .bind(p.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(old_issuer) = old_issuer else {
+                    return Err(crate::error::IdentityError::NotFound(format!("sign-in provider {}", p.id)));
+                };
+                // A subject is unique only at its issuer: links made at another one would
+                // open accounts for whoever has the same `sub` at the new one.
+                let mut links_removed = 0;
+                if old_issuer.trim_end_matches('/') != p.issuer.trim_end_matches('/') {
+                    links_removed = sqlx::query(
+                        "DELETE FROM external_logins WHERE org_id = $1 AND provider_id = $2",
+                    )
+                    .bind(p.org)
+                    .bind(p.id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
                 let changed = sqlx::query(
                     "UPDATE identity_providers SET name = $1, issuer = $2, client_id = $3, \
                      client_secret = $4, create_users = $5, trust_email = $6 WHERE org_id = $7 AND id = $8",
@@ -133,7 +157,11 @@ macro_rules! sql_sso_store {
                     actor,
                     "sso_provider.updated",
                     format!("sso_provider:{}", p.id),
-                    crate::store::sql_sso::audit_details(p),
+                    {
+                        let mut d = crate::store::sql_sso::audit_details(p);
+                        d["links_removed"] = links_removed.into();
+                        d
+                    },
                 )
                 .await?;
                 tx.commit().await?;
@@ -164,6 +192,53 @@ macro_rules! sql_sso_store {
                         .fetch_optional(&self.pool)
                         .await?;
                 Ok(row.map(Into::into))
+            }
+
+            async fn provider_by_id(
+                &self,
+                id: uuid::Uuid,
+            ) -> crate::error::Result<Option<crate::model::IdentityProvider>> {
+                let row: Option<crate::store::ProviderRow> =
+                    sqlx::query_as(crate::store::sql_sso::PROVIDER_BY_ID)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn unlink_login(
+                &self,
+                provider: &crate::model::IdentityProvider,
+                user: crate::model::UserId,
+                actor: &nexus_store::audit::Actor,
+            ) -> crate::error::Result<()> {
+                let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
+                let gone = sqlx::query(
+                    "DELETE FROM external_logins WHERE org_id = $1 AND provider_id = $2 AND user_id = $3",
+                )
+                .bind(provider.org)
+                .bind(provider.id)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if gone == 0 {
+                    return Err(crate::error::IdentityError::NotFound(format!(
+                        "a sign-in through {} for this account",
+                        provider.name
+                    )));
+                }
+                Self::audit_in(
+                    &mut tx,
+                    provider.org,
+                    actor,
+                    "user.sso_unlinked",
+                    format!("user:{user}"),
+                    serde_json::json!({ "provider": provider.id, "provider_name": provider.name }),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn all_providers(

@@ -35,8 +35,22 @@ async fn pair(backend: Backend, provider: Value) -> Option<Pair> {
         .unwrap()?;
     let (_, setup) = rp.provision().await.unwrap();
     let rp_owner = rp.setup(&setup, PASSWORD).await.unwrap();
-    // A's owner registers B as an app that signs people in with A.
-    let callback = rp.url("/api/sso/callback");
+    // B's console offers the id (and so the redirect URI) of the provider about to be
+    // added; A's owner registers B as an app with it.
+    let (status, offer) = rp
+        .get_json("/api/admin/sso-providers", Some(&rp_owner))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{offer}");
+    let new_id = offer["new_id"].as_str().unwrap().to_owned();
+    // A reloaded form offers the same address.
+    let (_, again) = rp
+        .get_json("/api/admin/sso-providers", Some(&rp_owner))
+        .await
+        .unwrap();
+    assert_eq!(again["new_id"], offer["new_id"]);
+    let callback = rp.url(&format!("/api/sso/{new_id}/callback"));
+    assert_eq!(offer["new_redirect_uri"], json!(callback));
     let (status, client) = idp
         .call(
             "POST",
@@ -55,6 +69,8 @@ async fn pair(backend: Backend, provider: Value) -> Option<Pair> {
     let client_secret = client["client_secret"].as_str().unwrap().to_owned();
     // B's owner adds A as a sign-in provider.
     let mut body = json!({
+        "id": new_id,
+        "create_users": true,
         "name": "NEXUS A",
         "issuer": idp.base,
         "client_id": client_id,
@@ -74,6 +90,7 @@ async fn pair(backend: Backend, provider: Value) -> Option<Pair> {
         .unwrap();
     assert_eq!(status, 201, "{p}");
     assert_eq!(p["redirect_uri"], json!(callback));
+    assert_eq!(p["id"], json!(new_id));
     assert_eq!(p["issuer"], json!(idp.base));
     assert!(p.get("client_secret").is_none(), "{p}");
     Some(Pair {
@@ -131,10 +148,35 @@ async fn start(p: &Pair, next: Option<&str>) -> (String, String) {
     }
     let cookie = header(&r, "set-cookie");
     assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+            && cookie.contains(&format!("Path=/api/sso/{}/callback", p.provider)),
         "{cookie}"
     );
+    // The cookie is not the state, which travels in URLs.
+    let state = query_param(&location, "state");
+    assert!(!cookie.contains(&state), "{cookie}");
     (location, cookie.split(';').next().unwrap().to_owned())
+}
+
+/// The account page's Link button: where the browser goes, and the binding cookie.
+async fn start_link(p: &Pair, cookie: &str) -> (String, String) {
+    let r =
+        p.rp.post_json(
+            &format!("/api/account/sso-links/{}", p.provider),
+            Some(cookie),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let binding = header(&r, "set-cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let v: Value = r.json().await.unwrap();
+    (v["redirect"].as_str().unwrap().to_owned(), binding)
 }
 
 /// At the provider, signed in there: the way back to B (the callback URL with the code).
@@ -147,7 +189,10 @@ async fn at_idp(p: &Pair, authorize: &str, idp_cookie: &str) -> String {
         .unwrap();
     assert!(r.status().is_redirection(), "{}", r.status());
     let back = header(&r, "location");
-    assert!(back.starts_with(&p.rp.url("/api/sso/callback?")), "{back}");
+    assert!(
+        back.starts_with(&p.rp.url(&format!("/api/sso/{}/callback?", p.provider))),
+        "{back}"
+    );
     back
 }
 
@@ -215,7 +260,7 @@ async fn signs_in_through_another_nexus(backend: Backend) {
     assert_eq!(status, 200);
     assert_eq!(
         list["providers"],
-        json!([{ "id": p.provider, "name": "NEXUS A", "organization": "Test Org" }])
+        json!([{ "id": p.provider, "name": "NEXUS A" }])
     );
 
     // Someone with no account at B gets one, as a member, at the first sign-in.
@@ -241,13 +286,80 @@ async fn signs_in_through_another_nexus(backend: Backend) {
     let (_, location, _) = sign_in(&p, &alice_at_a, Some("//evil.example/x")).await;
     assert_eq!(location, "/");
 
-    // An account of B with the address the provider verified is linked, not duplicated:
-    // A's owner and B's owner share owner@test.example.
-    let (_, _, session) = sign_in(&p, &p.idp_owner, None).await;
+    // A member's account of B with the address the provider verified is linked, not
+    // duplicated.
+    let (status, created) =
+        p.rp.call(
+            "POST",
+            "/api/admin/users",
+            Some(&p.rp_owner),
+            Some(&json!({ "email": "bert@test.example", "role": "member" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{created}");
+    let bert_at_a = person_at_idp(&p, "bert@test.example", "Bert").await;
+    let (_, location, session) = sign_in(&p, &bert_at_a, None).await;
+    assert_eq!(location, "/");
+    let bert = session_at(&p.rp, &session.unwrap()).await;
+    assert_eq!(bert["user"]["id"], created["id"]);
+    assert_eq!(users(&p.rp, &p.rp_owner).await.len(), before + 2);
+
+    // An owner's account is not opened by an address: A's owner and B's owner share
+    // owner@test.example, and whoever runs A could make that address there.
+    let (_, location, session) = sign_in(&p, &p.idp_owner, None).await;
+    assert_eq!(location, "/login?sso_error=link_required");
+    assert!(session.is_none());
+    // B's owner links it from their account page instead: a POST (CSRF-checked), then the
+    // same way there and back, which lands on the account page.
+    let (status, links) =
+        p.rp.get_json("/api/account/sso-links", Some(&p.rp_owner))
+            .await
+            .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        links["links"],
+        json!([{ "id": p.provider, "name": "NEXUS A", "linked": false }])
+    );
+    let (authorize, binding) = start_link(&p, &p.rp_owner).await;
+    assert!(authorize.contains("prompt=login"), "{authorize}");
+    let callback = at_idp(&p, &authorize, &p.idp_owner).await;
+    let (_, location, session) = back(&callback, Some(&binding)).await;
+    assert_eq!(location, "/account?sso=linked");
+    assert!(session.is_none(), "linking opens no session");
+    let (_, links) =
+        p.rp.get_json("/api/account/sso-links", Some(&p.rp_owner))
+            .await
+            .unwrap();
+    assert_eq!(links["links"][0]["linked"], true);
+    let (_, location, session) = sign_in(&p, &p.idp_owner, None).await;
+    assert_eq!(location, "/");
     let owner = session_at(&p.rp, &session.unwrap()).await;
     assert_eq!(owner["user"]["role"], "owner");
-    assert_eq!(owner["user"]["email"], "owner@test.example");
-    assert_eq!(users(&p.rp, &p.rp_owner).await.len(), before + 1);
+    // Alice's person at A is linked to Alice: linking it to the owner as well is refused.
+    let (authorize, binding) = start_link(&p, &p.rp_owner).await;
+    let callback = at_idp(&p, &authorize, &alice_at_a).await;
+    let (_, location, _) = back(&callback, Some(&binding)).await;
+    assert_eq!(location, "/account?sso_error=link_taken");
+    // Unlinking: the owner has a password, so it may; Alice signs in only through A, so not.
+    let path = format!("/api/account/sso-links/{}", p.provider);
+    let (status, _) =
+        p.rp.call("DELETE", &path, Some(&p.rp_owner), None)
+            .await
+            .unwrap();
+    assert_eq!(status, 204);
+    let (status, _) =
+        p.rp.call("DELETE", &path, Some(&p.rp_owner), None)
+            .await
+            .unwrap();
+    assert_eq!(status, 404);
+    let alice_at_b = sign_in(&p, &alice_at_a, None).await.2.unwrap();
+    let (status, v) =
+        p.rp.call("DELETE", &path, Some(&alice_at_b), None)
+            .await
+            .unwrap();
+    assert_eq!(status, 403, "{v}");
+    assert_eq!(users(&p.rp, &p.rp_owner).await.len(), before + 2);
 
     // The audit log says who came in how.
     let (_, audit) =
@@ -326,6 +438,37 @@ async fn forged_replayed_and_refused_returns_open_nothing() {
     assert_eq!(location, "/login?sso_error=expired");
     assert!(session.is_none());
 
+    // The answer to one provider's request brought to another provider's address (the
+    // mix-up attack, where a provider has another's code sent to itself): refused, and the
+    // request is spent.
+    let (status, other) =
+        p.rp.call(
+            "POST",
+            "/api/admin/sso-providers",
+            Some(&p.rp_owner),
+            Some(&json!({
+                "name": "Other",
+                "issuer": p.idp.base,
+                "client_id": p.client_id,
+                "client_secret": p.client_secret,
+            })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{other}");
+    let (authorize, binding) = start(&p, None).await;
+    let callback = at_idp(&p, &authorize, &alice_at_a).await;
+    let elsewhere = callback.replace(
+        &format!("/api/sso/{}/callback", p.provider),
+        &format!("/api/sso/{}/callback", other["id"].as_str().unwrap()),
+    );
+    assert_ne!(elsewhere, callback);
+    let (_, location, session) = back(&elsewhere, Some(&binding)).await;
+    assert_eq!(location, "/login?sso_error=failed");
+    assert!(session.is_none());
+    let (_, location, _) = back(&callback, Some(&binding)).await;
+    assert_eq!(location, "/login?sso_error=expired");
+
     // A code that is not the provider's.
     let (authorize, binding) = start(&p, Some("/drive")).await;
     let callback = at_idp(&p, &authorize, &alice_at_a).await;
@@ -338,14 +481,20 @@ async fn forged_replayed_and_refused_returns_open_nothing() {
     let (authorize, binding) = start(&p, None).await;
     let state = query_param(&authorize, "state");
     let declined = p.rp.url(&format!(
-        "/api/sso/callback?error=access_denied&state={}",
+        "/api/sso/{}/callback?error=access_denied&state={}",
+        p.provider,
         urlencode(&state)
     ));
     let (_, location, _) = back(&declined, Some(&binding)).await;
     assert_eq!(location, "/login?sso_error=denied");
 
     // No state at all, and a provider that does not exist.
-    let (_, location, _) = back(&p.rp.url("/api/sso/callback?code=x"), None).await;
+    let (_, location, _) = back(
+        &p.rp
+            .url(&format!("/api/sso/{}/callback?code=x", p.provider)),
+        None,
+    )
+    .await;
     assert_eq!(location, "/login?sso_error=expired");
     let r = browser()
         .get(p.rp.url(&format!("/api/sso/{}/start", uuid::Uuid::now_v7())))
@@ -417,7 +566,14 @@ async fn providers_that_may_not_create_accounts_and_second_factors() {
     assert_eq!(location, "/login?sso_error=no_account");
     assert!(session.is_none());
 
-    // B's owner has a second factor: the sign-in stops at it, and the code completes it.
+    // B's owner links A's owner (same address) from the account page, then adds a second
+    // factor: a sign-in through A stops at it, and the code completes it.
+    let (authorize, binding) = start_link(&p, &p.rp_owner).await;
+    let callback = at_idp(&p, &authorize, &p.idp_owner).await;
+    assert_eq!(
+        back(&callback, Some(&binding)).await.1,
+        "/account?sso=linked"
+    );
     let (status, begun) =
         p.rp.call(
             "POST",
@@ -469,7 +625,15 @@ async fn only_owners_configure_providers_and_bad_settings_are_refused() {
             .unwrap();
     assert_eq!(status, 200);
     assert_eq!(list["providers"].as_array().unwrap().len(), 1);
-    assert_eq!(list["redirect_uri"], json!(p.rp.url("/api/sso/callback")));
+    // With one more provider, the next one gets another id.
+    assert_ne!(list["new_id"], json!(p.provider));
+    let next = list["new_id"].as_str().unwrap();
+    assert!(
+        list["new_redirect_uri"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/api/sso/{next}/callback"))
+    );
     assert!(!list.to_string().contains(&p.client_secret));
 
     let good = json!({

@@ -234,8 +234,16 @@ fn request_for(method: &str, path: &str, b: &Beta) -> Option<(String, Option<Val
         ("POST", "/api/admin/directories/{id}/sync") => {
             (format!("/api/admin/directories/{}/sync", b.directory), None)
         }
-        ("GET", "/api/admin/sso-providers" | "/api/sso/providers" | "/api/sso/callback") => {
+        ("GET", "/api/admin/sso-providers" | "/api/sso/providers" | "/api/account/sso-links") => {
             (path.to_owned(), None)
+        }
+        // Public (the provider's way back): without B's request it opens nothing.
+        ("GET", "/api/sso/{id}/callback") => (
+            format!("/api/sso/{}/callback?state=x&code=y", b.provider),
+            None,
+        ),
+        ("POST" | "DELETE", "/api/account/sso-links/{id}") => {
+            (format!("/api/account/sso-links/{}", b.provider), None)
         }
         ("POST", "/api/admin/sso-providers") => (path.to_owned(), body(json!({ "name": "walk" }))),
         ("GET" | "DELETE", "/api/admin/sso-providers/{id}") => {
@@ -479,7 +487,12 @@ async fn walk(backend: Backend) {
             for secret in b.secrets().into_iter().filter(|x| !sent.contains(x)) {
                 assert!(!text.contains(secret), "{what} leaked `{secret}`: {text}");
             }
-            if path == "/api/sso/{id}/start" {
+            if path == "/api/sso/{id}/callback" {
+                assert!(
+                    status == 303 && location == "/login?sso_error=expired",
+                    "{what}: {status} {location}"
+                );
+            } else if path == "/api/sso/{id}/start" {
                 assert!(
                     status == 303 && location.starts_with(&s.url("/oauth/authorize?")),
                     "{what}: {status} {location}"
@@ -528,7 +541,7 @@ async fn walk(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(provider["name"], "Beta SSO");
-    assert_eq!(provider["create_users"], true);
+    assert_eq!(provider["create_users"], false);
     let grant = s
         .client
         .post(s.url("/oauth/token"))
