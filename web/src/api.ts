@@ -295,8 +295,6 @@ export type DirectoryChange = Partial<NewDirectory>;
 export interface LoginProvider {
   id: string;
   name: string;
-  /** The organization whose people it signs in. */
-  organization: string;
 }
 
 /** An outside OpenID Connect provider people of the organization can sign in through. */
@@ -311,25 +309,46 @@ export interface SsoProvider {
   /** Whether the provider's addresses count as verified even when it does not say so. */
   trust_email: boolean;
   created_at: string;
-  /** Where the provider sends people back: register it there. */
+  /** Where the provider sends people back, `<public URL>/api/sso/{id}/callback`: register it there. */
   redirect_uri: string;
 }
 
-/** `POST /api/admin/sso-providers`; the secret is never returned. */
-export interface SsoProviderInput {
+/** `GET /api/admin/sso-providers`: the providers, and the id (with its redirect URI) the next
+ *  one added gets, so that its redirect URI can be registered at the provider first. */
+export interface SsoProviderList {
+  providers: SsoProvider[];
+  new_id: string;
+  new_redirect_uri: string;
+}
+
+/** A provider's settings, as the add and edit forms send them; the secret is never returned. */
+export interface SsoProviderSettings {
   name: string;
   issuer: string;
   client_id: string;
   client_secret: string;
-  /** The server's default is true. */
+  /** The server's default is false. */
   create_users?: boolean;
   /** The server's default is false. */
   trust_email?: boolean;
 }
 
-/** `PATCH /api/admin/sso-providers/{id}`: an omitted or empty `client_secret` keeps the current
- *  one, but a new issuer or client id needs it again. */
-export type SsoProviderChange = Partial<SsoProviderInput>;
+/** `POST /api/admin/sso-providers`: `id` is the list's `new_id`, whose redirect URI was shown. */
+export interface SsoProviderInput extends SsoProviderSettings {
+  id?: string;
+}
+
+/** `PATCH /api/admin/sso-providers/{id}` (never an `id`): an omitted or empty `client_secret`
+ *  keeps the current one, but a new issuer or client id needs it again. */
+export type SsoProviderChange = Partial<SsoProviderSettings>;
+
+/** One of the organization's providers on the account page (`GET /api/account/sso-links`):
+ *  whether the signed-in user's account is linked to it. */
+export interface SsoLink {
+  id: string;
+  name: string;
+  linked: boolean;
+}
 
 /** Stable error codes the front-end reacts to; the server may send others. */
 export type KnownErrorCode =
@@ -646,8 +665,8 @@ const admin = {
 
   // Sign-in providers (org:manage to see; owners only to change). Saving a new issuer fetches
   // its discovery document first: `sso.provider_unreachable` when that fails.
-  ssoProviders(options?: RequestOptions): Promise<{ providers: SsoProvider[]; redirect_uri: string }> {
-    return request<{ providers: SsoProvider[]; redirect_uri: string }>('GET', '/api/admin/sso-providers', undefined, options);
+  ssoProviders(options?: RequestOptions): Promise<SsoProviderList> {
+    return request<SsoProviderList>('GET', '/api/admin/sso-providers', undefined, options);
   },
   ssoProvider(id: string, options?: RequestOptions): Promise<SsoProvider> {
     return request<SsoProvider>('GET', `/api/admin/sso-providers/${seg(id)}`, undefined, options);
@@ -788,6 +807,19 @@ export const api = {
   },
   logout(): Promise<void> {
     return request<void>('DELETE', '/api/session');
+  },
+  /** The organization's sign-in providers, and which of them the account is linked to. */
+  ssoLinks(options?: RequestOptions): Promise<{ links: SsoLink[] }> {
+    return request<{ links: SsoLink[] }>('GET', '/api/account/sso-links', undefined, options);
+  },
+  /** Starts linking the account to provider `id`: where to send the browser (a full page load);
+   *  the provider sends it back to `/account?sso=linked` or `/account?sso_error=CODE`. */
+  linkSso(id: string): Promise<{ redirect: string }> {
+    return request<{ redirect: string }>('POST', `/api/account/sso-links/${encodeURIComponent(id)}`);
+  },
+  /** 403 `auth.forbidden` when the account has no other way to sign in. */
+  unlinkSso(id: string): Promise<void> {
+    return request<void>('DELETE', `/api/account/sso-links/${encodeURIComponent(id)}`);
   },
   /** Ends every session of the user, this one included. */
   logoutEverywhere(): Promise<void> {

@@ -1,9 +1,11 @@
-import { useRef, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, isApiError } from '../api';
 import { Alert, Button, Card, PageHeader, TextField } from '../design';
+import { useLocation, useNavigate } from '../router';
 import { useCurrentSession, useDocumentTitle, useSession } from '../session';
 import { PasskeysCard } from './PasskeysCard';
 import { SessionsCard } from './SessionsCard';
+import { SsoLinksCard, ssoLinkResult, withoutSsoResult } from './SsoLinksCard';
 import { TokensCard } from './TokensCard';
 import { TwoStepCard } from './TwoStepCard';
 
@@ -134,6 +136,17 @@ export function AccountPage() {
   const { passwordChanged } = useSession();
   useDocumentTitle('Account');
   const { user } = session;
+  const location = useLocation();
+  const navigate = useNavigate();
+  // Back from linking the account to a provider: how it went, read once on arrival.
+  const [linkResult, setLinkResult] = useState(() => ssoLinkResult(location.search));
+
+  // The result does not linger in the address bar (nor come back on reloading the page).
+  useEffect(() => {
+    const cleaned = withoutSsoResult(location.pathname, location.search);
+    if (cleaned !== null) navigate(cleaned, { replace: true, state: location.state });
+    // Only on arrival.
+  }, []); // eslint-disable-line react-hooks/exhaustive-deps
 
   return (
     <div className="nx-stack nx-stack--lg">
@@ -142,6 +155,12 @@ export function AccountPage() {
       {session.must_change_password && (
         <Alert tone="warning" title="Choose your own password" data-testid="must-change-password">
           You signed in with a one-time password. Set a new password below before you continue.
+        </Alert>
+      )}
+
+      {linkResult && (
+        <Alert tone={linkResult.tone} onDismiss={() => setLinkResult(null)} data-testid="sso-link-result">
+          {linkResult.message}
         </Alert>
       )}
 
@@ -173,6 +192,7 @@ export function AccountPage() {
 
         {!session.must_change_password && <TwoStepCard />}
         {!session.must_change_password && <PasskeysCard />}
+        {!session.must_change_password && <SsoLinksCard />}
         {!session.must_change_password && <SessionsCard />}
         {!session.must_change_password && <TokensCard />}
       </div>

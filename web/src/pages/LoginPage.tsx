@@ -35,6 +35,10 @@ export function ssoErrorMessage(code: string | null): string | null {
       return 'Your provider did not confirm your e-mail address, so it cannot open an account here. Ask an administrator.';
     case 'disabled':
       return 'This account is disabled. Ask an administrator.';
+    case 'link_required':
+      return 'Your account here has administrator rights, so it is not linked to your provider by e-mail address. Log in with your password, then link the provider on your Account page.';
+    case 'link_taken':
+      return 'That provider account is already linked to another account here.';
     default:
       return "Signing in through your provider did not work. Try again, or ask an administrator to check the provider's settings.";
   }

@@ -11,8 +11,8 @@ afterEach(() => {
 });
 
 const loginProviders: LoginProvider[] = [
-  { id: 'p-1', name: 'NEXUS A', organization: 'Acme Ltd' },
-  { id: 'p-2', name: 'Entra ID', organization: 'Acme Ltd' },
+  { id: 'p-1', name: 'NEXUS A' },
+  { id: 'p-2', name: 'Entra ID' },
 ];
 
 const signedOut = {
@@ -103,6 +103,11 @@ describe('signing in through a provider', () => {
       ['no_account', 'There is no account here for you yet. Ask an administrator to add you.'],
       ['unverified', 'Your provider did not confirm your e-mail address, so it cannot open an account here. Ask an administrator.'],
       ['disabled', 'This account is disabled. Ask an administrator.'],
+      [
+        'link_required',
+        'Your account here has administrator rights, so it is not linked to your provider by e-mail address. Log in with your password, then link the provider on your Account page.',
+      ],
+      ['link_taken', 'That provider account is already linked to another account here.'],
       ['failed', "Signing in through your provider did not work. Try again, or ask an administrator to check the provider's settings."],
       ['something_new', "Signing in through your provider did not work. Try again, or ask an administrator to check the provider's settings."],
     ];
@@ -159,7 +164,16 @@ describe('signing in through a provider', () => {
 // ---- The admin console ------------------------------------------------------
 
 const owner = sessionAs('owner', ALL_PERMISSIONS);
-const REDIRECT = 'https://nexus.example.test/api/sso/callback';
+/** Each provider has its own redirect URI. */
+const redirectOf = (id: string) => `https://nexus.example.test/api/sso/${id}/callback`;
+const REDIRECT = redirectOf('p-1');
+const NEW_ID = '7d0c6c3e-2f4e-4b8a-9a57-0c1d2e3f4a5b';
+const NEW_REDIRECT = redirectOf(NEW_ID);
+
+/** `GET /api/admin/sso-providers`'s answer. */
+function listing(providers: SsoProvider[], newId = NEW_ID) {
+  return { status: 200, body: { providers, new_id: newId, new_redirect_uri: redirectOf(newId) } };
+}
 
 function provider(overrides: Partial<SsoProvider> = {}): SsoProvider {
   return {
@@ -170,7 +184,7 @@ function provider(overrides: Partial<SsoProvider> = {}): SsoProvider {
     create_users: true,
     trust_email: false,
     created_at: '2026-11-20T10:00:00Z',
-    redirect_uri: REDIRECT,
+    redirect_uri: redirectOf(overrides.id ?? 'p-1'),
     ...overrides,
   };
 }
@@ -190,6 +204,7 @@ const entra = provider({
   create_users: false,
   trust_email: true,
 });
+const ADD_HINT = 'Register NEXUS at the provider with this redirect URI first (some call it the callback URL).';
 
 /** Fills the provider form's text fields. */
 function fill(form: HTMLElement, values: Record<string, string>) {
@@ -199,12 +214,10 @@ function fill(form: HTMLElement, values: Record<string, string>) {
 }
 
 describe('the Sign-in providers section', () => {
-  it('lists the providers, with the redirect URI to register and a copy button', async () => {
-    const writeText = vi.fn(async () => {});
-    Object.defineProperty(navigator, 'clipboard', { configurable: true, value: { writeText } });
+  it('lists the providers, without a redirect URI of its own', async () => {
     mockFetch({
       ...admin(),
-      'GET /api/admin/sso-providers': { status: 200, body: { providers: [provider(), entra], redirect_uri: REDIRECT } },
+      'GET /api/admin/sso-providers': listing([provider(), entra]),
     });
     renderApp('/admin/sso');
     const list = await screen.findByTestId('sso-list');
@@ -218,12 +231,9 @@ describe('the Sign-in providers section', () => {
     expect(rows[1]?.textContent).toContain('https://login.microsoftonline.com/tenant/v2.0');
     expect(rows[1]?.textContent).toContain('No');
 
-    const uri = screen.getByLabelText('Redirect URI') as HTMLInputElement;
-    expect(uri.value).toBe(REDIRECT);
-    expect(uri.readOnly).toBe(true);
-    fireEvent.click(screen.getByRole('button', { name: 'Copy the redirect URI' }));
-    await waitFor(() => expect(writeText).toHaveBeenCalledWith(REDIRECT));
-    expect(await screen.findByRole('button', { name: 'Copied' })).toBeTruthy();
+    // Each provider has its own: the add form and the provider's page show it.
+    expect(screen.queryByTestId('sso-redirect-uri')).toBeNull();
+    expect(screen.queryByLabelText('Redirect URI')).toBeNull();
 
     expect(screen.getByRole('button', { name: 'Add provider' })).toBeTruthy();
     expect(screen.queryByTestId('sso-owner-only')).toBeNull();
@@ -237,19 +247,24 @@ describe('the Sign-in providers section', () => {
   it('says when there are none yet', async () => {
     mockFetch({
       ...admin(),
-      'GET /api/admin/sso-providers': { status: 200, body: { providers: [], redirect_uri: REDIRECT } },
+      'GET /api/admin/sso-providers': listing([]),
     });
     renderApp('/admin/sso');
     expect(await screen.findByText('No sign-in providers yet')).toBeTruthy();
     expect(screen.queryByTestId('sso-list')).toBeNull();
-    expect((screen.getByLabelText('Redirect URI') as HTMLInputElement).value).toBe(REDIRECT);
+    expect(screen.queryByTestId('sso-redirect-uri')).toBeNull();
   });
 
   it("adds a provider, showing why the provider could not be reached while keeping what was typed", async () => {
+    const writeText = vi.fn(async () => {});
+    Object.defineProperty(navigator, 'clipboard', { configurable: true, value: { writeText } });
     let attempts = 0;
+    let stored: SsoProvider[] = [];
+    const NEXT_ID = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
     const { calls } = mockFetch({
       ...admin(),
-      'GET /api/admin/sso-providers': { status: 200, body: { providers: [], redirect_uri: REDIRECT } },
+      // Once the id is taken, the next provider gets another.
+      'GET /api/admin/sso-providers': () => listing(stored, stored.length > 0 ? NEXT_ID : NEW_ID),
       'POST /api/admin/sso-providers': (call) => {
         attempts += 1;
         if (attempts === 1) {
@@ -264,16 +279,31 @@ describe('the Sign-in providers section', () => {
           };
         }
         const { client_secret: _secret, ...rest } = call.body as Record<string, unknown>;
-        return { status: 201, body: provider({ id: 'p-9', ...rest }) };
+        const added = provider(rest as Partial<SsoProvider>);
+        stored = [added];
+        return { status: 201, body: added };
       },
     });
     renderApp('/admin/sso');
     fireEvent.click(await screen.findByRole('button', { name: 'Add provider' }));
     const form = await screen.findByTestId('sso-form');
     expect(document.activeElement).toBe(within(form).getByLabelText('Name'));
+
+    // The redirect URI the new provider gets, to register at the provider first.
+    const uri = within(form).getByTestId('sso-redirect-uri') as HTMLInputElement;
+    expect(within(form).getByLabelText('Redirect URI')).toBe(uri);
+    expect(uri.value).toBe(NEW_REDIRECT);
+    expect(uri.readOnly).toBe(true);
+    expect(within(form).getByText(ADD_HINT)).toBeTruthy();
+    expect(screen.getAllByTestId('sso-redirect-uri')).toHaveLength(1);
+    fireEvent.click(within(form).getByRole('button', { name: 'Copy the redirect URI' }));
+    await waitFor(() => expect(writeText).toHaveBeenCalledWith(NEW_REDIRECT));
+    expect(await within(form).findByRole('button', { name: 'Copied' })).toBeTruthy();
+
     expect(within(form).getByText('Shown on the login page as “Sign in with …”.')).toBeTruthy();
     expect((within(form).getByLabelText('Client secret') as HTMLInputElement).type).toBe('password');
-    expect((within(form).getByLabelText('Create an account at first sign-in') as HTMLInputElement).checked).toBe(true);
+    // Off unless the owner turns it on.
+    expect((within(form).getByLabelText('Create an account at first sign-in') as HTMLInputElement).checked).toBe(false);
     expect((within(form).getByLabelText("Trust the provider's e-mail addresses") as HTMLInputElement).checked).toBe(false);
     expect(within(form).getByText(/only people who already have an account here \(same e-mail address\)/)).toBeTruthy();
     expect(within(form).getByText(/such as Microsoft Entra ID\. Only turn on for a provider your organization controls\./)).toBeTruthy();
@@ -291,13 +321,13 @@ describe('the Sign-in providers section', () => {
       'Client secret': ' s3cret ',
     };
     fill(form, typed);
-    fireEvent.click(within(form).getByLabelText('Create an account at first sign-in'));
     fireEvent.click(within(form).getByLabelText("Trust the provider's e-mail addresses"));
     fireEvent.click(within(form).getByRole('button', { name: 'Add provider' }));
 
     const unreachable = await screen.findByTestId('sso-unreachable');
     expect(unreachable.textContent).toContain('could not be reached or is not an OpenID provider: connection refused');
     expect(calls.find((c) => c.method === 'POST')?.body).toEqual({
+      id: NEW_ID,
       name: 'Entra ID',
       issuer: 'https://login.microsoftonline.com/tenant/v2.0',
       client_id: 'client-e',
@@ -315,12 +345,46 @@ describe('the Sign-in providers section', () => {
     expect(screen.queryByTestId('sso-form')).toBeNull();
     const rows = within(screen.getByTestId('sso-list')).getAllByTestId('sso-provider');
     expect(rows.map((r) => r.textContent)).toEqual([expect.stringContaining('Entra ID')]);
+    expect(rows[0]?.textContent).toContain('No');
+    expect(calls.filter((c) => c.method === 'POST').map((c) => (c.body as { id: string }).id)).toEqual([NEW_ID, NEW_ID]);
+
+    // The list is read again: the next provider gets a new id and redirect URI.
+    await waitFor(() => expect(calls.filter((c) => c.path === '/api/admin/sso-providers' && c.method === 'GET')).toHaveLength(2));
+    fireEvent.click(screen.getByRole('button', { name: 'Add provider' }));
+    const next = await screen.findByTestId('sso-form');
+    await waitFor(() =>
+      expect((within(next).getByTestId('sso-redirect-uri') as HTMLInputElement).value).toBe(redirectOf(NEXT_ID)),
+    );
+  });
+
+  it('creates accounts at first sign-in only when the box is ticked', async () => {
+    const { calls } = mockFetch({
+      ...admin(),
+      'GET /api/admin/sso-providers': listing([]),
+      'POST /api/admin/sso-providers': (call) => ({ status: 201, body: provider(call.body as Partial<SsoProvider>) }),
+    });
+    renderApp('/admin/sso');
+    fireEvent.click(await screen.findByRole('button', { name: 'Add provider' }));
+    const form = await screen.findByTestId('sso-form');
+    fill(form, { Name: 'Keycloak', 'Issuer URL': 'https://sso.example.test/realms/staff', 'Client ID': 'c', 'Client secret': 's' });
+    fireEvent.click(within(form).getByLabelText('Create an account at first sign-in'));
+    fireEvent.click(within(form).getByRole('button', { name: 'Add provider' }));
+    expect(await screen.findByTestId('sso-created')).toBeTruthy();
+    expect(calls.find((c) => c.method === 'POST')?.body).toEqual({
+      id: NEW_ID,
+      name: 'Keycloak',
+      issuer: 'https://sso.example.test/realms/staff',
+      client_id: 'c',
+      client_secret: 's',
+      create_users: true,
+      trust_email: false,
+    });
   });
 
   it("puts what the server finds wrong with a field at that field", async () => {
     mockFetch({
       ...admin(),
-      'GET /api/admin/sso-providers': { status: 200, body: { providers: [], redirect_uri: REDIRECT } },
+      'GET /api/admin/sso-providers': listing([]),
       'POST /api/admin/sso-providers': {
         status: 400,
         body: {
@@ -341,8 +405,10 @@ describe('the Sign-in providers section', () => {
     expect(document.activeElement).toBe(within(form).getByLabelText('Issuer URL'));
   });
 
-  it('shows a provider and saves changes without the secret unless one is typed', async () => {
-    let current = provider();
+  it('shows a provider, with its own redirect URI, and saves changes without the secret unless one is typed', async () => {
+    const writeText = vi.fn(async () => {});
+    Object.defineProperty(navigator, 'clipboard', { configurable: true, value: { writeText } });
+    let current = provider({ redirect_uri: 'https://nexus.example.test/api/sso/p-1/callback' });
     const { calls } = mockFetch({
       ...admin(),
       'GET /api/admin/sso-providers/p-1': () => ({ status: 200, body: current }),
@@ -357,13 +423,25 @@ describe('the Sign-in providers section', () => {
     expect(detail.textContent).toContain('client-a');
     expect(within(detail).getByTestId('sso-create-users').textContent).toBe('Get an account at their first sign-in');
     expect(within(detail).getByTestId('sso-trust-email').textContent).toBe('Used only when the provider confirms them');
-    expect((within(detail).getByLabelText('Redirect URI') as HTMLInputElement).value).toBe(REDIRECT);
+    const uri = within(detail).getByTestId('sso-redirect-uri') as HTMLInputElement;
+    expect(within(detail).getByLabelText('Redirect URI')).toBe(uri);
+    expect(uri.value).toBe('https://nexus.example.test/api/sso/p-1/callback');
+    expect(uri.readOnly).toBe(true);
+    expect(screen.getAllByTestId('sso-redirect-uri')).toHaveLength(1);
+    expect(
+      within(detail).getByText('Register NEXUS at the provider with this redirect URI (some call it the callback URL).'),
+    ).toBeTruthy();
+    fireEvent.click(within(detail).getByRole('button', { name: 'Copy the redirect URI' }));
+    await waitFor(() => expect(writeText).toHaveBeenCalledWith('https://nexus.example.test/api/sso/p-1/callback'));
 
     fireEvent.click(within(detail).getByRole('button', { name: 'Edit' }));
     const form = await screen.findByTestId('sso-form');
     expect((within(form).getByLabelText('Issuer URL') as HTMLInputElement).value).toBe('https://nexus-a.example.test');
     expect((within(form).getByLabelText('Client secret') as HTMLInputElement).value).toBe('');
     expect(within(form).getByText('Leave empty to keep the current secret.')).toBeTruthy();
+    // Still in sight while changing, once.
+    expect(screen.getAllByTestId('sso-redirect-uri').map((e) => (e as HTMLInputElement).value)).toEqual([REDIRECT]);
+    expect((within(form).getByLabelText('Create an account at first sign-in') as HTMLInputElement).checked).toBe(true);
     fill(form, { Name: 'NEXUS A' });
     fireEvent.click(within(form).getByLabelText('Create an account at first sign-in'));
     fireEvent.click(within(form).getByRole('button', { name: 'Save changes' }));
@@ -400,7 +478,7 @@ describe('the Sign-in providers section', () => {
   it('removes a provider only after confirmation', async () => {
     const { calls } = mockFetch({
       ...admin(),
-      'GET /api/admin/sso-providers': { status: 200, body: { providers: [], redirect_uri: REDIRECT } },
+      'GET /api/admin/sso-providers': listing([]),
       'GET /api/admin/sso-providers/p-1': { status: 200, body: provider() },
       'DELETE /api/admin/sso-providers/p-1': { status: 204 },
     });
@@ -421,7 +499,7 @@ describe('the Sign-in providers section', () => {
   it('lets an administrator who is not an owner look, but not change anything', async () => {
     const { calls } = mockFetch({
       ...admin(session()),
-      'GET /api/admin/sso-providers': { status: 200, body: { providers: [provider()], redirect_uri: REDIRECT } },
+      'GET /api/admin/sso-providers': listing([provider()]),
       'GET /api/admin/sso-providers/p-1': { status: 200, body: provider() },
     });
     renderApp('/admin/sso');

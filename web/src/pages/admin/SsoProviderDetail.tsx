@@ -1,43 +1,12 @@
 import { useEffect, useRef, useState } from 'react';
 import { api } from '../../api';
-import { Alert, Button, Card, TextField } from '../../design';
+import { Alert, Button, Card } from '../../design';
 import { useNavigate } from '../../router';
-import { SsoProviderForm } from './SsoProviderForm';
+import { RedirectUri, SsoProviderForm } from './SsoProviderForm';
 import { ActionError, BackLink, ConfirmAction, LoadView, Time, errorMessage, useIsOwner, useLoad } from './common';
 
 /** Said instead of the add, edit and remove buttons to everyone but owners. */
 export const OWNERS_ONLY = 'Only an owner can add or change sign-in providers.';
-
-/** The address to register at the provider, read-only, with a copy button. */
-export function RedirectUri({ value }: { value: string }) {
-  const [copied, setCopied] = useState(false);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(value);
-      setCopied(true);
-    } catch {
-      setCopied(false);
-    }
-  };
-  return (
-    <div className="nx-row nx-row--end nx-copy-field">
-      <TextField
-        label="Redirect URI"
-        hint="Register NEXUS at the provider with this redirect URI (some call it the callback URL)."
-        readOnly
-        value={value}
-        spellCheck={false}
-        onFocus={(e) => e.target.select()}
-        data-testid="sso-redirect-uri"
-      />
-      {typeof navigator !== 'undefined' && navigator.clipboard && (
-        <Button variant="secondary" onClick={() => void copy()} aria-label={copied ? 'Copied' : 'Copy the redirect URI'}>
-          {copied ? 'Copied' : 'Copy'}
-        </Button>
-      )}
-    </div>
-  );
-}
 
 export function SsoProviderDetail({ id }: { id: string }) {
   const isOwner = useIsOwner();
@@ -74,6 +43,7 @@ export function SsoProviderDetail({ id }: { id: string }) {
               >
                 <SsoProviderForm
                   initial={provider}
+                  redirectUri={provider.redirect_uri}
                   submitLabel="Save changes"
                   autoFocus
                   onCancel={() => setEditing(false)}

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { isApiError, type SsoProvider, type SsoProviderInput } from '../../api';
+import { isApiError, type SsoProvider, type SsoProviderSettings } from '../../api';
 import { Alert, Button, Checkbox, TextField } from '../../design';
 import { errorMessage } from './common';
 
@@ -18,6 +18,43 @@ function fieldNamed(message: string): Field | undefined {
   return [...FIELDS].sort((a, b) => b.length - a.length).find((f) => new RegExp(`\\b${f}\\b`).test(message));
 }
 
+/** The address to register at the provider, read-only, with a copy button. */
+export function RedirectUri({
+  value,
+  hint = 'Register NEXUS at the provider with this redirect URI (some call it the callback URL).',
+}: {
+  value: string;
+  hint?: string;
+}) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      setCopied(true);
+    } catch {
+      setCopied(false);
+    }
+  };
+  return (
+    <div className="nx-row nx-row--end nx-copy-field">
+      <TextField
+        label="Redirect URI"
+        hint={hint}
+        readOnly
+        value={value}
+        spellCheck={false}
+        onFocus={(e) => e.target.select()}
+        data-testid="sso-redirect-uri"
+      />
+      {typeof navigator !== 'undefined' && navigator.clipboard && (
+        <Button variant="secondary" onClick={() => void copy()} aria-label={copied ? 'Copied' : 'Copy the redirect URI'}>
+          {copied ? 'Copied' : 'Copy'}
+        </Button>
+      )}
+    </div>
+  );
+}
+
 /** Issuers compare without their trailing slash, as the server compares them. */
 function sameIssuer(a: string, b: string): boolean {
   return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
@@ -27,19 +64,23 @@ function sameIssuer(a: string, b: string): boolean {
  * The settings of a sign-in provider, for adding one or changing it. With `initial` (changing),
  * an empty client secret keeps the current one. The server fetches a new issuer's discovery
  * document before it saves: when it cannot, its message shows by the buttons and the form
- * stays filled in.
+ * stays filled in. With `redirectUri` (adding: the one the new provider gets), that address
+ * shows first, to register at the provider before filling the rest in.
  */
 export function SsoProviderForm({
   initial,
+  redirectUri,
   submitLabel,
   onSubmit,
   onCancel,
   autoFocus = false,
 }: {
   initial?: SsoProvider;
+  /** The provider's redirect URI, shown read-only at the top of the form. */
+  redirectUri?: string;
   submitLabel: string;
   /** Throws to report an error; `client_secret` is empty when it should not change. */
-  onSubmit: (provider: Required<SsoProviderInput>) => Promise<void>;
+  onSubmit: (provider: Required<SsoProviderSettings>) => Promise<void>;
   onCancel?: () => void;
   /** Focus the first field on opening. */
   autoFocus?: boolean;
@@ -51,7 +92,7 @@ export function SsoProviderForm({
     client_id: initial?.client_id ?? '',
     client_secret: '',
   });
-  const [createUsers, setCreateUsers] = useState(initial?.create_users ?? true);
+  const [createUsers, setCreateUsers] = useState(initial?.create_users ?? false);
   const [trustEmail, setTrustEmail] = useState(initial?.trust_email ?? false);
   const [errors, setErrors] = useState<Errors>({});
   const [formError, setFormError] = useState<string | null>(null);
@@ -133,6 +174,16 @@ export function SsoProviderForm({
   return (
     <form className="nx-stack" onSubmit={submit} noValidate data-testid="sso-form">
       {formError && <Alert tone="danger">{formError}</Alert>}
+      {redirectUri && (
+        <RedirectUri
+          value={redirectUri}
+          hint={
+            editing
+              ? undefined
+              : 'Register NEXUS at the provider with this redirect URI first (some call it the callback URL).'
+          }
+        />
+      )}
       {field('name', 'Name', 'Shown on the login page as “Sign in with …”.')}
       {field(
         'issuer',

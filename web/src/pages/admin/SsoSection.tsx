@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { api, type SsoProvider } from '../../api';
 import { Alert, Button, Card, EmptyState } from '../../design';
 import { Link } from '../../router';
-import { OWNERS_ONLY, RedirectUri, SsoProviderDetail } from './SsoProviderDetail';
+import { OWNERS_ONLY, SsoProviderDetail } from './SsoProviderDetail';
 import { SsoProviderForm } from './SsoProviderForm';
 import { LoadView, SectionHeader, useIsOwner, useLoad, useSelectedId } from './common';
 
@@ -86,21 +86,24 @@ function ProviderList() {
       <LoadView loaded={loaded} reload={reload} what="sign-in providers">
         {(data) => (
           <div className="nx-stack">
-            <RedirectUri value={data.redirect_uri} />
             {adding && (
               <Card
                 title="Add a provider"
                 description="NEXUS reaches the provider before saving, so a wrong address shows at once."
               >
                 <SsoProviderForm
+                  redirectUri={data.new_redirect_uri}
                   submitLabel="Add provider"
                   autoFocus
                   onCancel={() => setAdding(false)}
                   onSubmit={async (input) => {
-                    const provider = await api.admin.createSsoProvider(input);
+                    // The id whose redirect URI the form showed, and so was registered at the provider.
+                    const provider = await api.admin.createSsoProvider({ ...input, id: data.new_id });
                     update((d) => ({ ...d, providers: [...d.providers, provider] }));
                     setAdding(false);
                     setAdded(provider);
+                    // The id is taken now: the next provider gets another.
+                    reload();
                   }}
                 />
               </Card>
