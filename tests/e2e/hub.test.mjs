@@ -770,13 +770,7 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
       const ownerCookie = setup.headers.getSetCookie().find((c) => c.startsWith('nexus_session='));
       assert.ok(ownerCookie, 'the setup answer signs the owner in');
 
-      // At A: B is registered as an app, and Sam has an account with a password of their own.
-      const callback = new URL('/api/sso/callback', b.url).href;
-      const reg = await admin.request.post(new URL('/api/admin/clients', ctx.url).href, {
-        data: { name: 'NEXUS B', scopes: ['openid', 'profile', 'email'], redirect_uris: [callback] },
-      });
-      assert.equal(reg.status(), 201, await reg.text());
-      const client = await reg.json();
+      // At A: Sam has an account with a password of their own.
       const added = await admin.request.post(new URL('/api/admin/users', ctx.url).href, {
         data: { email: 'sam@example.test', display_name: 'Sam Single', role: 'member' },
       });
@@ -809,13 +803,22 @@ describe('hub: nexusctl up serves the launcher', { timeout: 180_000 }, () => {
         await ownerPage.getByRole('button', { name: 'Log in' }).click();
         await ownerPage.locator('[data-testid=launcher]').waitFor({ timeout: 15_000 });
         await ownerPage.goto(new URL('/admin/sso', b.url).href, { waitUntil: 'load' });
-        assert.equal(await ownerPage.getByTestId('sso-redirect-uri').inputValue(), callback);
         await ownerPage.getByRole('button', { name: 'Add provider' }).click();
         const form = ownerPage.getByTestId('sso-form');
+        // The form shows the new provider's redirect URI, to register at A first.
+        const callback = await form.getByTestId('sso-redirect-uri').inputValue();
+        assert.match(callback, /\/api\/sso\/[0-9a-f-]{36}\/callback$/);
+        assert.ok(callback.startsWith(new URL('/api/sso/', b.url).href), callback);
+        const reg = await admin.request.post(new URL('/api/admin/clients', ctx.url).href, {
+          data: { name: 'NEXUS B', scopes: ['openid', 'profile', 'email'], redirect_uris: [callback] },
+        });
+        assert.equal(reg.status(), 201, await reg.text());
+        const client = await reg.json();
         await form.getByLabel('Name', { exact: true }).fill('NEXUS A');
         await form.getByLabel('Issuer URL').fill(ctx.url);
         await form.getByLabel('Client ID').fill(client.client_id);
         await form.getByLabel('Client secret').fill(client.client_secret);
+        await form.getByLabel('Create an account at first sign-in').check();
         await form.getByRole('button', { name: 'Add provider' }).click();
         await ownerPage.getByRole('link', { name: 'NEXUS A' }).waitFor({ timeout: 15_000 });
 
