@@ -108,7 +108,11 @@ export function LoginPage() {
     return () => controller.abort();
   }, [org]);
 
-  if (state.status === 'authenticated' && !busy) {
+  // An app asked NEXUS to make the user sign in again (OpenID Connect prompt=login): the
+  // form shows even with a session, and the new login replaces it.
+  const reauth = new URLSearchParams(location.search).get('reauth') === '1';
+
+  if (state.status === 'authenticated' && !busy && !reauth) {
     const next = nextPath(location.search);
     if (!state.session.must_change_password && isServerPath(next)) {
       window.location.replace(next);
@@ -269,7 +273,11 @@ export function LoginPage() {
         ) : (
           <>
             <h1 className="nx-login__title">Log in</h1>
-            <p className="nx-login__subtitle">Welcome back. Sign in to reach all your apps.</p>
+            <p className="nx-login__subtitle" data-testid={reauth ? 'reauth' : undefined}>
+              {reauth
+                ? 'The app you came from asks you to sign in again to continue.'
+                : 'Welcome back. Sign in to reach all your apps.'}
+            </p>
             <form className="nx-stack" onSubmit={onSubmit} noValidate aria-describedby={error ? 'login-error' : undefined}>
               {error && (
                 <Alert tone="danger" data-testid="login-error">

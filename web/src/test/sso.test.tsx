@@ -124,6 +124,20 @@ describe('signing in through a provider', () => {
     expect(screen.queryByTestId('login-error')).toBeNull();
   });
 
+  it('shows the form to someone signed in when an app asks them to sign in again', async () => {
+    mockFetch({ ...signedOut, 'GET /api/session': { status: 200, body: session() } });
+    renderApp('/login?reauth=1&next=%2Foauth%2Fauthorize%3Fclient_id%3Dx');
+    expect(await screen.findByTestId('reauth')).toBeTruthy();
+    expect(screen.getByLabelText('Password')).toBeTruthy();
+    expect(window.location.pathname).toBe('/login');
+  });
+
+  it('sends someone signed in on, without reauth', async () => {
+    mockFetch({ ...signedOut, 'GET /api/session': { status: 200, body: session() } });
+    renderApp('/login?next=%2Faccount');
+    await waitFor(() => expect(window.location.pathname).toBe('/account'));
+  });
+
   it('asks for the second step when the account has one, then signs in', async () => {
     let loggedIn = false;
     const { calls } = mockFetch({

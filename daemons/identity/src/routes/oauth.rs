@@ -273,7 +273,19 @@ async fn authorize(
         Some(token) => state.service.authenticate(&token).await,
         None => Ok(None),
     };
+    let stale = |created: chrono::DateTime<chrono::Utc>| {
+        valid.login_prompt
+            && chrono::Utc::now() - created
+                > chrono::TimeDelta::seconds(crate::service::oidc::FRESH_LOGIN_SECS)
+    };
     match current {
+        // `prompt=login` (OIDC Core §3.1.2.1): the user signs in again, however long
+        // their session has to run; the login page does so even with a session.
+        Ok(Some((session, _, _))) if stale(session.created_at) => {
+            let back = format!("/oauth/authorize?{query}");
+            let next: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+            found(&format!("/login?reauth=1&next={next}"))
+        }
         Ok(Some((session, user, _))) if !user.must_change_password => {
             match state
                 .service

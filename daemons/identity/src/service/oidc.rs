@@ -22,6 +22,9 @@ use crate::tokens::{Scopes, Subject, TokenPrincipal, all_scopes};
 
 /// An authorization code lives one minute (RFC 6749 §4.1.2 recommends at most ten).
 pub const CODE_SECS: i64 = 60;
+/// With `prompt=login`, a session this recent counts as signing in "now" (the login the
+/// request sent the user through); an older one signs in again first.
+pub const FRESH_LOGIN_SECS: i64 = 120;
 /// Access tokens from this flow: short, since they are not revocable one by one.
 pub const ACCESS_TOKEN_SECS: i64 = 900;
 pub const ID_TOKEN_SECS: i64 = 600;
@@ -93,6 +96,8 @@ pub struct ValidAuthorize {
     pub code_challenge: Option<String>,
     /// `prompt=none`: the client wants an answer without any user interaction.
     pub no_prompt: bool,
+    /// `prompt=login`: the client wants the user to have signed in just now.
+    pub login_prompt: bool,
 }
 
 impl ValidAuthorize {
@@ -253,6 +258,10 @@ impl IdentityService {
             nonce: p.nonce.clone(),
             code_challenge: None,
             no_prompt: p.prompt.as_deref() == Some("none"),
+            login_prompt: p
+                .prompt
+                .as_deref()
+                .is_some_and(|v| v.split(' ').any(|x| x == "login")),
         };
         if p.response_type.as_deref() != Some("code") {
             return Err(v.error(

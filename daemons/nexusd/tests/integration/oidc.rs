@@ -160,6 +160,42 @@ async fn bad_authorization_requests_are_refused() {
         .unwrap();
     assert!(location(&none).contains("error=login_required"));
 
+    // prompt=login: a session this recent passes; an older one signs in again first.
+    let fresh = authorize(format!(
+        "response_type=code&client_id={id}&scope=openid&prompt=login"
+    ))
+    .await;
+    assert!(location(&fresh).contains("code="), "{}", location(&fresh));
+    let ten_minutes_ago = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
+    match &s.running().ctx.db {
+        nexus_store::Db::Sqlite(pool) => {
+            sqlx::query("UPDATE sessions SET created_at = $1")
+                .bind(ten_minutes_ago)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+        nexus_store::Db::Postgres(pool) => {
+            sqlx::query("UPDATE sessions SET created_at = $1")
+                .bind(ten_minutes_ago)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    }
+    let stale = authorize(format!(
+        "response_type=code&client_id={id}&scope=openid&prompt=login"
+    ))
+    .await;
+    assert!(
+        location(&stale).starts_with("/login?reauth=1&next=%2Foauth%2Fauthorize%3F"),
+        "{}",
+        location(&stale)
+    );
+    // Without prompt=login the same session is good.
+    let ok = authorize(format!("response_type=code&client_id={id}&scope=openid")).await;
+    assert!(location(&ok).contains("code="), "{}", location(&ok));
+
     // A code with a PKCE challenge needs the matching verifier, and is spent by a failure.
     // The S256 challenge of the verifier sent second below.
     let challenge = "5I5HR9kzBtEeNLHka1oShDW3pM3ATx-pyoHb2Yw6kdw";
