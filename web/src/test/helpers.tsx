@@ -99,3 +99,20 @@ export function renderApp(path: string) {
     </Router>,
   );
 }
+
+/** Stands in for the browser's location just before a click that leaves the app
+ *  (jsdom's own cannot be spied on); undo with `vi.unstubAllGlobals()`. */
+export function stubAssign() {
+  const assign = vi.fn();
+  vi.stubGlobal('location', {
+    href: window.location.href,
+    origin: window.location.origin,
+    pathname: window.location.pathname,
+    search: window.location.search,
+    hash: window.location.hash,
+    assign,
+    replace: vi.fn(),
+  });
+  return assign;
+}
+

@@ -1,7 +1,7 @@
 import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SsoLink } from '../api';
-import { catalog, mockFetch, renderApp, session } from './helpers';
+import { catalog, mockFetch, renderApp, session, stubAssign } from './helpers';
 
 afterEach(() => {
   cleanup();
@@ -21,21 +21,6 @@ const account = {
 
 const entra: SsoLink = { id: 'p-1', name: 'Entra ID', linked: false };
 const keycloak: SsoLink = { id: 'p-2', name: 'Keycloak', linked: true };
-
-/** Stands in for the browser's location just before a click that leaves the app. */
-function stubAssign() {
-  const assign = vi.fn();
-  vi.stubGlobal('location', {
-    href: window.location.href,
-    origin: window.location.origin,
-    pathname: window.location.pathname,
-    search: window.location.search,
-    hash: window.location.hash,
-    assign,
-    replace: vi.fn(),
-  });
-  return assign;
-}
 
 async function card() {
   const found = await screen.findByTestId('sso-links');

@@ -1,7 +1,7 @@
 import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { api, type LoginProvider, type SsoProvider } from '../api';
-import { ALL_PERMISSIONS, authRequired, catalog, mockFetch, renderApp, session, sessionAs } from './helpers';
+import { ALL_PERMISSIONS, authRequired, catalog, mockFetch, renderApp, session, sessionAs, stubAssign } from './helpers';
 
 afterEach(() => {
   cleanup();
@@ -20,21 +20,6 @@ const signedOut = {
   'GET /api/session': authRequired,
   'GET /api/sso/providers': { status: 200, body: { providers: loginProviders } },
 };
-
-/** Stands in for the browser's location just before a click that leaves the app. */
-function stubAssign() {
-  const assign = vi.fn();
-  vi.stubGlobal('location', {
-    href: window.location.href,
-    origin: window.location.origin,
-    pathname: window.location.pathname,
-    search: window.location.search,
-    hash: window.location.hash,
-    assign,
-    replace: vi.fn(),
-  });
-  return assign;
-}
 
 describe('signing in through a provider', () => {
   it('offers a button per provider that goes to it, with where to go next', async () => {
