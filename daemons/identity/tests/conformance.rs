@@ -1636,7 +1636,7 @@ async fn sign_in_providers_and_links(db: &Db) {
     let now = chrono::Utc::now();
     assert_eq!(
         f.store.linked_user(&got, "sub-carol", now).await.unwrap(),
-        Some(carol.id)
+        Some((carol.id, false))
     );
     // The same subject under B's provider, or another subject, finds nobody.
     assert_eq!(
@@ -1650,7 +1650,7 @@ async fn sign_in_providers_and_links(db: &Db) {
     // One subject per account and provider; a failed creation leaves no account behind.
     let second = f
         .store
-        .link_login(&got, "sub-carol-2", carol.id, &op())
+        .link_login(&got, "sub-carol-2", carol.id, false, &op())
         .await;
     assert!(
         matches!(second, Err(IdentityError::Conflict(_))),
@@ -1677,12 +1677,16 @@ async fn sign_in_providers_and_links(db: &Db) {
         .await
         .unwrap();
     f.store
-        .link_login(&got, "sub-erin", erin.id, &op())
+        .link_login(&got, "sub-erin", erin.id, true, &op())
         .await
         .unwrap();
     assert_eq!(
         f.store.user_links(a.id, erin.id).await.unwrap(),
         vec!["Entra".to_owned()]
+    );
+    assert_eq!(
+        f.store.linked_user(&got, "sub-erin", now).await.unwrap(),
+        Some((erin.id, true))
     );
     assert!(f.store.user_links(b.id, erin.id).await.unwrap().is_empty());
 
@@ -1706,7 +1710,7 @@ async fn sign_in_providers_and_links(db: &Db) {
     f.store.unlink_login(&got, erin.id, &op()).await.unwrap();
     assert!(f.store.user_links(a.id, erin.id).await.unwrap().is_empty());
     f.store
-        .link_login(&got, "sub-erin", erin.id, &op())
+        .link_login(&got, "sub-erin", erin.id, true, &op())
         .await
         .unwrap();
     // A subject is unique only at its issuer: a new issuer drops the links; a trailing slash
@@ -1728,7 +1732,7 @@ async fn sign_in_providers_and_links(db: &Db) {
         None
     );
     f.store
-        .link_login(&moved, "sub-erin", erin.id, &op())
+        .link_login(&moved, "sub-erin", erin.id, false, &op())
         .await
         .unwrap();
 

@@ -41,6 +41,8 @@ pub mod codes {
     pub const MAIL_NOT_CONFIGURED: &str = "mail.not_configured";
     /// An outside directory (LDAP) could not be reached, bound to or searched.
     pub const DIRECTORY_UNREACHABLE: &str = "directory.unreachable";
+    /// The action needs a recent login: log out and in again.
+    pub const AUTH_RECENT_LOGIN_REQUIRED: &str = "auth.recent_login_required";
     /// An outside OpenID provider's discovery document or keys could not be fetched.
     pub const SSO_PROVIDER_UNREACHABLE: &str = "sso.provider_unreachable";
     /// Passkeys cannot work at this instance's address (e.g. a bare IP address).

@@ -109,7 +109,8 @@ export function LoginPage() {
   }, [org]);
 
   // An app asked NEXUS to make the user sign in again (OpenID Connect prompt=login): the
-  // form shows even with a session, and the new login replaces it.
+  // form shows even with a session; the new login makes a new session, whose cookie takes
+  // the old one's place.
   const reauth = new URLSearchParams(location.search).get('reauth') === '1';
 
   if (state.status === 'authenticated' && !busy && !reauth) {

@@ -14,7 +14,9 @@ CREATE TABLE identity_providers (
 );
 
 -- Which account a provider's subject (its stable `sub` for a person) signs in to. One account
--- per subject, and one subject per account and provider.
+-- per subject, and one subject per account and provider. `by_address`: linked because the
+-- provider vouched for the account's e-mail address (not by the account's holder), which
+-- holds only while the account has no more than a member's rights.
 CREATE TABLE external_logins (
     provider_id   BLOB NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
     subject       TEXT NOT NULL,
@@ -22,6 +24,7 @@ CREATE TABLE external_logins (
     user_id       BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     created_at    TEXT NOT NULL,
     last_login_at TEXT,
+    by_address    INTEGER NOT NULL,
     PRIMARY KEY (provider_id, subject),
     UNIQUE (provider_id, user_id)
 );

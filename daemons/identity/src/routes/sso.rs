@@ -20,8 +20,8 @@ use super::{
 };
 use crate::model::IdentityProvider;
 use crate::service::sso::{
-    BINDING_COOKIE, ProviderInput, REQUEST_SECS, SsoFailure, SsoMode, SsoOutcome, SsoStart,
-    callback_path,
+    BINDING_COOKIE, LINK_FRESH_SECS, ProviderInput, REQUEST_SECS, SsoFailure, SsoMode, SsoOutcome,
+    SsoStart, callback_path,
 };
 use crate::service::user_actor;
 
@@ -199,9 +199,23 @@ async fn start_link(
             "sign-in provider {id} not found"
         )));
     }
+    // A link is a lasting way into the account: only from a recent login, not from any
+    // session cookie that may have been lying around.
+    let age = chrono::Utc::now() - auth.session.created_at;
+    if age > chrono::TimeDelta::seconds(LINK_FRESH_SECS) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            nexus_wire::codes::AUTH_RECENT_LOGIN_REQUIRED,
+            "log out and in again to link a provider: linking needs a login from the last 10 minutes",
+        ));
+    }
     let SsoStart { redirect, binding } = state
         .service
-        .start_sso(id, Some("/account"), SsoMode::Link(auth.user.id))
+        .start_sso(
+            id,
+            Some("/account"),
+            SsoMode::Link(auth.user.id, auth.session.token_hash.clone()),
+        )
         .await
         .map_err(|_| {
             ApiError::new(

@@ -263,6 +263,15 @@ impl IdentityService {
                 .as_deref()
                 .is_some_and(|v| v.split(' ').any(|x| x == "login")),
         };
+        if p.prompt
+            .as_deref()
+            .is_some_and(|v| v.split(' ').any(|x| x == "none") && v.split(' ').count() > 1)
+        {
+            return Err(v.error(
+                "invalid_request",
+                "prompt=none cannot be combined with other prompt values",
+            ));
+        }
         if p.response_type.as_deref() != Some("code") {
             return Err(v.error(
                 "unsupported_response_type",

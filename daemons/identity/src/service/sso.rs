@@ -44,6 +44,12 @@ const KIND: &str = "sso";
 const METADATA_TTL: Duration = Duration::from_secs(300);
 /// The most a provider's answer may weigh (discovery documents and key sets are small).
 const MAX_RESPONSE: usize = 1 << 20;
+/// Linking needs a login this recent, here (the session that asks) and at the provider
+/// (its `auth_time`, asked for with `max_age`): a link is a lasting way into the account.
+pub const LINK_FRESH_SECS: i64 = 600;
+/// How long before the linking started the provider's login may lie (its own freshness
+/// window for `prompt=login`, plus clock skew).
+const LINK_AUTH_SLACK_SECS: i64 = 180;
 /// What the password hash of an account a provider created says: no password here.
 const NO_PASSWORD: &str = "!sso";
 
@@ -86,12 +92,13 @@ pub struct AccountLink {
 }
 
 /// What a pending request is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SsoMode {
     /// Sign in (from the login page).
     SignIn,
-    /// Link this signed-in account to the provider (from the account page).
-    Link(crate::model::UserId),
+    /// Link this signed-in account to the provider (from the account page): the account,
+    /// and the stored hash of the session asking.
+    Link(crate::model::UserId, String),
 }
 
 /// Where a sign-in goes first: the provider's authorization URL, and the value of the
@@ -161,12 +168,21 @@ struct Pending {
     /// Set when a signed-in account is being linked rather than a sign-in made.
     #[serde(default)]
     link_user: Option<crate::model::UserId>,
+    /// For a linking: the stored hash of the session that asked, which must still be valid
+    /// when the provider answers.
+    #[serde(default)]
+    link_session: Option<String>,
+    /// When the request started (Unix seconds).
+    #[serde(default)]
+    started_at: i64,
 }
 
 /// Who the provider says signed in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Vouched {
     subject: String,
+    /// When the person last signed in at the provider (`auth_time`), if it says.
+    auth_time: Option<i64>,
     email: Option<String>,
     email_verified: bool,
     name: Option<String>,
@@ -175,6 +191,7 @@ struct Vouched {
 fn vouched_by(c: &openidconnect::core::CoreIdTokenClaims) -> Vouched {
     Vouched {
         subject: c.subject().as_str().to_owned(),
+        auth_time: c.auth_time().map(|t| t.timestamp()),
         email: c.email().map(|e| e.as_str().to_owned()),
         email_verified: c.email_verified().unwrap_or(false),
         name: c
@@ -213,10 +230,12 @@ pub struct HttpError(String);
 
 /// [`SsoHttp`] for one provider: it calls only https URLs, or — for a plain-http issuer on
 /// loopback — that issuer's host, so a discovery document cannot point NEXUS's requests
-/// (keys, token, userinfo) at plain-http or internal addresses.
+/// (keys, token, userinfo) at plain-http addresses or other local ports. (An https URL may
+/// still name an internal host: owners choose the issuer; see the operator guide.)
 struct Guarded<'a> {
     http: &'a SsoHttp,
-    plain_host: Option<String>,
+    /// Host and port of a plain-http (loopback) issuer.
+    plain_host: Option<(String, u16)>,
 }
 
 impl<'c> openidconnect::AsyncHttpClient<'c> for Guarded<'_> {
@@ -235,10 +254,13 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for Guarded<'_> {
         let allowed = uri.scheme_str() == Some("https")
             || (uri.scheme_str() == Some("http")
                 && uri.host().is_some()
-                && uri.host().map(str::to_owned) == self.plain_host);
+                && uri
+                    .host()
+                    .map(|h| (h.to_ascii_lowercase(), uri.port_u16().unwrap_or(80)))
+                    == self.plain_host);
         if !allowed {
             let refused = HttpError(format!(
-                "{uri}: the provider's endpoints must use https (plain http only on a loopback issuer's own host)"
+                "{uri}: the provider's endpoints must use https (plain http only on a loopback issuer's own host and port)"
             ));
             return Box::pin(async move { Err(refused) });
         }
@@ -284,7 +306,7 @@ impl SsoHttp {
         let plain_host = url::Url::parse(issuer)
             .ok()
             .filter(|u| u.scheme() == "http")
-            .and_then(|u| u.host_str().map(str::to_owned));
+            .and_then(|u| Some((u.host_str()?.to_ascii_lowercase(), u.port().unwrap_or(80))));
         Guarded {
             http: self,
             plain_host,
@@ -489,10 +511,11 @@ impl IdentityService {
             input.client_secret.as_deref().unwrap_or_default(),
             2000,
         )?;
-        let id = input.id.unwrap_or_else(uuid::Uuid::now_v7);
-        if id.is_nil() {
+        let offered = self.next_provider_id(access.org, &self.store.providers(access.org).await?);
+        let id = input.id.unwrap_or(offered);
+        if id != offered {
             return Err(IdentityError::Invalid(
-                "id: leave it out, or give the one the provider list offered".into(),
+                "id: leave it out, or give the new_id the provider list offers now".into(),
             ));
         }
         let issuer = self.reach_provider(&issuer).await?;
@@ -633,9 +656,20 @@ impl IdentityService {
             .await?
             .ok_or_else(|| IdentityError::NotFound(format!("sign-in provider {id}")))?;
         let links = self.store.user_links(user.org, user.id).await?;
-        if user.password_hash.starts_with('!') && user.directory.is_none() && links.len() <= 1 {
+        if !links.contains(&provider.name) {
+            return Err(IdentityError::NotFound(format!(
+                "a sign-in through {} for this account",
+                provider.name
+            )));
+        }
+        let passkeys = self.store.list_passkeys(user.org, user.id).await?;
+        if user.password_hash.starts_with('!')
+            && user.directory.is_none()
+            && passkeys.is_empty()
+            && links.len() <= 1
+        {
             return Err(IdentityError::Forbidden(format!(
-                "this account signs in only through {}: it cannot be unlinked (ask an administrator to give it a password first)",
+                "this account signs in only through {}: it cannot be unlinked (add a passkey, or ask an administrator to give it a password, first)",
                 provider.name
             )));
         }
@@ -657,9 +691,9 @@ impl IdentityService {
             .await
             .map_err(|e| self.sso_log(None, "cannot read the sign-in providers", &e))?
             .ok_or(SsoFailure::Expired)?;
-        let link_user = match mode {
-            SsoMode::SignIn => None,
-            SsoMode::Link(user) => Some(user),
+        let (link_user, link_session) = match mode {
+            SsoMode::SignIn => (None, None),
+            SsoMode::Link(user, session) => (Some(user), Some(session)),
         };
         let metadata = self
             .sso_http
@@ -692,8 +726,11 @@ impl IdentityService {
             .set_pkce_challenge(challenge);
         if link_user.is_some() {
             // Whoever is signed in at the provider gets linked: make them prove it now,
-            // not with a session someone else may have planted there.
-            request = request.add_prompt(openidconnect::core::CoreAuthPrompt::Login);
+            // not with a session someone else may have planted there (`auth_time` is
+            // checked on the way back, for providers that ignore both).
+            request = request
+                .add_prompt(openidconnect::core::CoreAuthPrompt::Login)
+                .add_extra_param("max_age", LINK_AUTH_SLACK_SECS.to_string());
         }
         let (url, _, _) = request.url();
         let pending = Pending {
@@ -703,6 +740,8 @@ impl IdentityService {
             pkce_verifier: verifier.secret().clone(),
             next: safe_next(next),
             link_user,
+            link_session,
+            started_at: Utc::now().timestamp(),
         };
         let saved = async {
             let json = serde_json::to_string(&pending)
@@ -801,7 +840,9 @@ impl IdentityService {
             .await
             .map_err(|e| self.sso_log(Some(&provider), "the sign-in did not verify", &e))?;
         if let Some(user) = pending.link_user {
-            return self.link_vouched(&provider, &vouched, user, client).await;
+            return self
+                .link_vouched(&provider, &vouched, user, &pending, client)
+                .await;
         }
         let user = self.sso_account(&provider, &vouched, client).await?;
         if user.disabled {
@@ -833,16 +874,36 @@ impl IdentityService {
         provider: &IdentityProvider,
         vouched: &Vouched,
         user: crate::model::UserId,
+        pending: &Pending,
         client: &str,
     ) -> std::result::Result<SsoOutcome, SsoFailure> {
         let failed = |e: IdentityError| self.sso_log(Some(provider), "cannot link the account", &e);
+        // The session that asked must still be good (not logged out or ended since).
+        let session = match pending.link_session.as_deref() {
+            Some(hash) => self.store.session(hash).await.map_err(failed)?,
+            None => None,
+        };
+        if !session.is_some_and(|s| s.user == user && s.expires_at > Utc::now()) {
+            return Err(SsoFailure::Expired);
+        }
+        // The provider's login must be this linking's, not an older one in that browser.
+        let fresh_from = pending.started_at - LINK_AUTH_SLACK_SECS;
+        if vouched.auth_time.is_none_or(|t| t < fresh_from) {
+            return Err(self.sso_log(
+                Some(provider),
+                "the provider did not make the person sign in again (auth_time missing or too old)",
+                &vouched
+                    .auth_time
+                    .map_or_else(|| "none".to_owned(), |t| t.to_string()),
+            ));
+        }
         match self
             .store
             .linked_user(provider, &vouched.subject, Utc::now())
             .await
             .map_err(failed)?
         {
-            Some(existing) if existing == user => return Ok(SsoOutcome::Linked),
+            Some((existing, _)) if existing == user => return Ok(SsoOutcome::Linked),
             Some(_) => return Err(SsoFailure::LinkTaken),
             None => {}
         }
@@ -856,7 +917,7 @@ impl IdentityService {
         let actor = super::user_actor(&account, client);
         match self
             .store
-            .link_login(provider, &vouched.subject, user, &actor)
+            .link_login(provider, &vouched.subject, user, false, &actor)
             .await
         {
             Ok(()) => Ok(SsoOutcome::Linked),
@@ -968,7 +1029,19 @@ impl IdentityService {
         vouched: &Vouched,
         client: &str,
     ) -> std::result::Result<User, SsoFailure> {
-        if let Some(user) = self.linked_account(provider, vouched).await? {
+        if let Some((user, by_address)) = self.linked_account(provider, vouched).await? {
+            // A link made by address holds only while the account is a plain member's: one
+            // promoted since is linked again by its holder.
+            if by_address && !self.member_level(provider, &user).await? {
+                self.sso_refused(
+                    provider,
+                    &user.email,
+                    client,
+                    "linked by address, and the account has gained more than a member's rights since",
+                )
+                .await;
+                return Err(SsoFailure::LinkRequired);
+            }
             return Ok(user);
         }
         let store_failed =
@@ -1011,8 +1084,7 @@ impl IdentityService {
             // An address is enough only for a plain member: an account with more rights is
             // linked by its holder, signed in, from the account page — else whoever runs the
             // provider (or can make an account there with this address) would hold them.
-            let held = self.permissions(&user).await.map_err(store_failed)?;
-            if !held.within(crate::authz::Permissions::of_role(Role::Member)) {
+            if !self.member_level(provider, &user).await? {
                 self.sso_refused(
                     provider,
                     &email,
@@ -1024,7 +1096,7 @@ impl IdentityService {
             }
             return match self
                 .store
-                .link_login(provider, &vouched.subject, user.id, &actor)
+                .link_login(provider, &vouched.subject, user.id, true, &actor)
                 .await
             {
                 Ok(()) => Ok(user),
@@ -1033,6 +1105,7 @@ impl IdentityService {
                 Err(IdentityError::Conflict(_)) => self
                     .linked_account(provider, vouched)
                     .await?
+                    .map(|(u, _)| u)
                     .ok_or(SsoFailure::NoAccount),
                 Err(e) => Err(self.sso_log(Some(provider), "cannot link the account", &e)),
             };
@@ -1074,20 +1147,21 @@ impl IdentityService {
             Err(IdentityError::Conflict(_)) => self
                 .linked_account(provider, vouched)
                 .await?
+                .map(|(u, _)| u)
                 .ok_or(SsoFailure::Failed),
             Err(e) => Err(self.sso_log(Some(provider), "cannot create the account", &e)),
         }
     }
 
-    /// The account linked to the provider's person, if any.
+    /// The account linked to the provider's person, if any, and whether by address.
     async fn linked_account(
         &self,
         provider: &IdentityProvider,
         vouched: &Vouched,
-    ) -> std::result::Result<Option<User>, SsoFailure> {
+    ) -> std::result::Result<Option<(User, bool)>, SsoFailure> {
         let store_failed =
             |e: IdentityError| self.sso_log(Some(provider), "cannot read the accounts", &e);
-        let Some(id) = self
+        let Some((id, by_address)) = self
             .store
             .linked_user(provider, &vouched.subject, Utc::now())
             .await
@@ -1095,10 +1169,25 @@ impl IdentityService {
         else {
             return Ok(None);
         };
-        self.store
+        Ok(self
+            .store
             .user(provider.org, id)
             .await
-            .map_err(store_failed)
+            .map_err(store_failed)?
+            .map(|u| (u, by_address)))
+    }
+
+    /// Whether the account holds no more than a member's permissions (custom roles too).
+    async fn member_level(
+        &self,
+        provider: &IdentityProvider,
+        user: &User,
+    ) -> std::result::Result<bool, SsoFailure> {
+        let held = self
+            .permissions(user)
+            .await
+            .map_err(|e| self.sso_log(Some(provider), "cannot read the account's roles", &e))?;
+        Ok(held.within(crate::authz::Permissions::of_role(Role::Member)))
     }
 
     /// Logs why a sign-in failed on our side or the provider's; the person sees `Failed`.

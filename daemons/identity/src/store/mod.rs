@@ -366,20 +366,23 @@ pub trait SsoStore: Send + Sync {
     ) -> Result<()>;
     /// Removes a provider and its links (accounts stay; their people sign in otherwise).
     async fn delete_provider(&self, org: OrgId, id: uuid::Uuid, actor: &Actor) -> Result<()>;
-    /// The account a provider's subject signs in to, and notes the sign-in.
+    /// The account a provider's subject signs in to, and whether the link was made by
+    /// address; notes the sign-in.
     async fn linked_user(
         &self,
         provider: &IdentityProvider,
         subject: &str,
         at: DateTime<Utc>,
-    ) -> Result<Option<UserId>>;
-    /// Links a subject to an existing account; `Conflict` when the account is linked to
-    /// another subject of this provider already.
+    ) -> Result<Option<(UserId, bool)>>;
+    /// Links a subject to an existing account (`by_address`: because the provider vouched
+    /// for its address); `Conflict` when the account is linked to another subject of this
+    /// provider already.
     async fn link_login(
         &self,
         provider: &IdentityProvider,
         subject: &str,
         user: UserId,
+        by_address: bool,
         actor: &Actor,
     ) -> Result<()>;
     /// Creates an account for a subject and links it, in one transaction (with the

@@ -35,17 +35,19 @@ macro_rules! sql_sso_store {
                 provider: &crate::model::IdentityProvider,
                 subject: &str,
                 user: crate::model::UserId,
+                by_address: bool,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
                 sqlx::query(
-                    "INSERT INTO external_logins (provider_id, subject, org_id, user_id, created_at, last_login_at) \
-                     VALUES ($1, $2, $3, $4, $5, $5)",
+                    "INSERT INTO external_logins (provider_id, subject, org_id, user_id, created_at, last_login_at, by_address) \
+                     VALUES ($1, $2, $3, $4, $5, $5, $6)",
                 )
                 .bind(provider.id)
                 .bind(subject)
                 .bind(provider.org)
                 .bind(user)
                 .bind(chrono::Utc::now())
+                .bind(by_address)
                 .execute(&mut **tx)
                 .await
                 .map_err(|e| {
@@ -60,7 +62,7 @@ macro_rules! sql_sso_store {
                     actor,
                     "user.sso_linked",
                     format!("user:{user}"),
-                    serde_json::json!({ "provider": provider.id, "provider_name": provider.name, "subject": subject }),
+                    serde_json::json!({ "provider": provider.id, "provider_name": provider.name, "subject": subject, "by_address": by_address }),
                 )
                 .await
             }
@@ -292,10 +294,10 @@ macro_rules! sql_sso_store {
                 provider: &crate::model::IdentityProvider,
                 subject: &str,
                 at: chrono::DateTime<chrono::Utc>,
-            ) -> crate::error::Result<Option<crate::model::UserId>> {
-                let user: Option<crate::model::UserId> = sqlx::query_scalar(
+            ) -> crate::error::Result<Option<(crate::model::UserId, bool)>> {
+                let user: Option<(crate::model::UserId, bool)> = sqlx::query_as(
                     "UPDATE external_logins SET last_login_at = $1 \
-                     WHERE provider_id = $2 AND subject = $3 AND org_id = $4 RETURNING user_id",
+                     WHERE provider_id = $2 AND subject = $3 AND org_id = $4 RETURNING user_id, by_address",
                 )
                 .bind(at)
                 .bind(provider.id)
@@ -311,10 +313,11 @@ macro_rules! sql_sso_store {
                 provider: &crate::model::IdentityProvider,
                 subject: &str,
                 user: crate::model::UserId,
+                by_address: bool,
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
                 let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
-                Self::insert_link_in(&mut tx, provider, subject, user, actor).await?;
+                Self::insert_link_in(&mut tx, provider, subject, user, by_address, actor).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -328,7 +331,7 @@ macro_rules! sql_sso_store {
             ) -> crate::error::Result<crate::model::User> {
                 let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
                 let created = Self::insert_user_in(&mut tx, provider.org, user, actor).await?;
-                Self::insert_link_in(&mut tx, provider, subject, created.id, actor).await?;
+                Self::insert_link_in(&mut tx, provider, subject, created.id, false, actor).await?;
                 tx.commit().await?;
                 self.outbox.wake();
                 Ok(created)

@@ -42,6 +42,27 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
+/// Makes every session of `s` look `minutes` older (as if the login were that long ago).
+pub(crate) async fn age_sessions(s: &TestServer, minutes: i64) {
+    let then = chrono::Utc::now() - chrono::TimeDelta::minutes(minutes);
+    match &s.running().ctx.db {
+        nexus_store::Db::Sqlite(pool) => {
+            sqlx::query("UPDATE sessions SET created_at = $1")
+                .bind(then)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+        nexus_store::Db::Postgres(pool) => {
+            sqlx::query("UPDATE sessions SET created_at = $1")
+                .bind(then)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    }
+}
+
 #[tokio::test]
 async fn authlib_signs_in_with_nexus() {
     let Some(python) = nexus_testkit::python_with("authlib", "python3-authlib").unwrap() else {
@@ -160,29 +181,23 @@ async fn bad_authorization_requests_are_refused() {
         .unwrap();
     assert!(location(&none).contains("error=login_required"));
 
+    // prompt=none with another value is a contradiction.
+    let both = authorize(format!(
+        "response_type=code&client_id={id}&scope=openid&prompt=none%20login&state=s1"
+    ))
+    .await;
+    assert!(
+        location(&both).contains("error=invalid_request"),
+        "{}",
+        location(&both)
+    );
     // prompt=login: a session this recent passes; an older one signs in again first.
     let fresh = authorize(format!(
         "response_type=code&client_id={id}&scope=openid&prompt=login"
     ))
     .await;
     assert!(location(&fresh).contains("code="), "{}", location(&fresh));
-    let ten_minutes_ago = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
-    match &s.running().ctx.db {
-        nexus_store::Db::Sqlite(pool) => {
-            sqlx::query("UPDATE sessions SET created_at = $1")
-                .bind(ten_minutes_ago)
-                .execute(pool)
-                .await
-                .unwrap();
-        }
-        nexus_store::Db::Postgres(pool) => {
-            sqlx::query("UPDATE sessions SET created_at = $1")
-                .bind(ten_minutes_ago)
-                .execute(pool)
-                .await
-                .unwrap();
-        }
-    }
+    age_sessions(&s, 10).await;
     let stale = authorize(format!(
         "response_type=code&client_id={id}&scope=openid&prompt=login"
     ))

@@ -304,6 +304,24 @@ async fn signs_in_through_another_nexus(backend: Backend) {
     let bert = session_at(&p.rp, &session.unwrap()).await;
     assert_eq!(bert["user"]["id"], created["id"]);
     assert_eq!(users(&p.rp, &p.rp_owner).await.len(), before + 2);
+    // Made an administrator since, Bert's address-made link no longer opens the account.
+    let bert_path = format!("/api/admin/users/{}", created["id"].as_str().unwrap());
+    let promote = |role: &'static str| {
+        let (rp, owner, path) = (&p.rp, p.rp_owner.clone(), bert_path.clone());
+        async move {
+            let (status, v) = rp
+                .call("PATCH", &path, Some(&owner), Some(&json!({ "role": role })))
+                .await
+                .unwrap();
+            assert_eq!(status, 200, "{v}");
+        }
+    };
+    promote("admin").await;
+    let (_, location, session) = sign_in(&p, &bert_at_a, None).await;
+    assert_eq!(location, "/login?sso_error=link_required");
+    assert!(session.is_none());
+    promote("member").await;
+    assert_eq!(sign_in(&p, &bert_at_a, None).await.1, "/");
 
     // An owner's account is not opened by an address: A's owner and B's owner share
     // owner@test.example, and whoever runs A could make that address there.
@@ -321,9 +339,35 @@ async fn signs_in_through_another_nexus(backend: Backend) {
         links["links"],
         json!([{ "id": p.provider, "name": "NEXUS A", "linked": false }])
     );
-    let (authorize, binding) = start_link(&p, &p.rp_owner).await;
+    // Linking needs a recent login here: an old session cannot add a way in.
+    crate::oidc::age_sessions(&p.rp, 20).await;
+    let r =
+        p.rp.post_json(
+            &format!("/api/account/sso-links/{}", p.provider),
+            Some(&p.rp_owner),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(crate::tokens::code(r).await, "auth.recent_login_required");
+    let rp_owner = p.rp.login("owner@test.example", PASSWORD).await.unwrap();
+    // And a recent login at the provider: A's owner logged in long ago, so A asks again
+    // (prompt=login) before it answers.
+    crate::oidc::age_sessions(&p.idp, 20).await;
+    let (authorize, binding) = start_link(&p, &rp_owner).await;
     assert!(authorize.contains("prompt=login"), "{authorize}");
-    let callback = at_idp(&p, &authorize, &p.idp_owner).await;
+    assert!(authorize.contains("max_age="), "{authorize}");
+    let r = browser()
+        .get(&authorize)
+        .header("cookie", &p.idp_owner)
+        .send()
+        .await
+        .unwrap();
+    let again = header(&r, "location");
+    assert!(again.starts_with("/login?reauth=1&next="), "{again}");
+    let idp_owner = p.idp.login("owner@test.example", PASSWORD).await.unwrap();
+    let callback = at_idp(&p, &authorize, &idp_owner).await;
     let (_, location, session) = back(&callback, Some(&binding)).await;
     assert_eq!(location, "/account?sso=linked");
     assert!(session.is_none(), "linking opens no session");
@@ -336,9 +380,25 @@ async fn signs_in_through_another_nexus(backend: Backend) {
     assert_eq!(location, "/");
     let owner = session_at(&p.rp, &session.unwrap()).await;
     assert_eq!(owner["user"]["role"], "owner");
+    // A linking whose session ended meanwhile (logged out) links nothing.
+    let other_session = p.rp.login("owner@test.example", PASSWORD).await.unwrap();
+    let (authorize, binding) = start_link(&p, &other_session).await;
+    let callback = at_idp(&p, &authorize, &idp_owner).await;
+    let (status, _) =
+        p.rp.call("DELETE", "/api/session", Some(&other_session), None)
+            .await
+            .unwrap();
+    assert_eq!(status, 204);
+    let (_, location, _) = back(&callback, Some(&binding)).await;
+    assert_eq!(location, "/account?sso_error=expired");
     // Alice's person at A is linked to Alice: linking it to the owner as well is refused.
-    let (authorize, binding) = start_link(&p, &p.rp_owner).await;
-    let callback = at_idp(&p, &authorize, &alice_at_a).await;
+    let (authorize, binding) = start_link(&p, &rp_owner).await;
+    let alice_again = p
+        .idp
+        .login("alice@test.example", "a long and private passphrase")
+        .await
+        .unwrap();
+    let callback = at_idp(&p, &authorize, &alice_again).await;
     let (_, location, _) = back(&callback, Some(&binding)).await;
     assert_eq!(location, "/account?sso_error=link_taken");
     // Unlinking: the owner has a password, so it may; Alice signs in only through A, so not.
