@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use crate::{daemons, provision, state::StateDir, status, supervisor};
+use crate::{daemons, logs, provision, state::StateDir, status, supervisor};
 
 /// Operate NEXUS: provision an instance, run it, and see how it is doing.
 ///
@@ -40,6 +40,21 @@ pub enum Command {
     },
     /// Stop an instance started with `nexusctl up` (sends it SIGTERM and waits).
     Stop,
+    /// Print a service's log (every service's, prefixed, without SERVICE): the lines its
+    /// daemon wrote under `nexusctl up` (kept in <state dir>/logs, 8 MiB and one older file
+    /// per service), or on a systemd host the journal's.
+    ///
+    /// Example: `nexusctl logs web -n 50 --follow`.
+    Logs {
+        /// The service (daemon): web.
+        service: Option<String>,
+        /// How many of the last lines to print.
+        #[arg(short = 'n', long, default_value_t = 100, value_name = "N")]
+        lines: usize,
+        /// Keep printing lines as they are written, until Ctrl-C.
+        #[arg(short, long)]
+        follow: bool,
+    },
     /// Manage users: add, list, disable, enable, reset-password, reset-mfa (`nexusctl users --help`).
     ///
     /// Example: `nexusctl users add --email ann@example.org --role admin`.
@@ -175,6 +190,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit(f) => forward(&dir, "audit", &f.args),
         Command::Keys(f) => forward(&dir, "keys", &f.args),
         Command::Stop => supervisor::stop(&dir),
+        Command::Logs {
+            service,
+            lines,
+            follow,
+        } => logs::show(&dir, service.as_deref(), lines, follow),
         Command::Configtest { nexusd } => {
             if !dir.is_provisioned() {
                 return fail(

@@ -3,6 +3,7 @@
 mod admin_client;
 mod cli;
 mod daemons;
+mod logs;
 mod provision;
 mod state;
 mod status;

@@ -57,6 +57,15 @@ impl StateDir {
         self.config().is_file()
     }
 
+    /// Where the supervisor keeps each daemon's output.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
+    pub fn log_file(&self, daemon: &str) -> PathBuf {
+        self.logs_dir().join(format!("{daemon}.log"))
+    }
+
     pub fn run_dir(&self) -> PathBuf {
         self.root.join("run")
     }

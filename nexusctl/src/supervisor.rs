@@ -164,6 +164,18 @@ async fn supervise(
             admin_socket: dir.admin_socket(spec.name),
             notify_socket: dir.notify_socket(spec.name),
             listen: if spec.public { listen } else { None },
+            // Its output also goes to logs/<name>.log for `nexusctl logs`; without a
+            // writable log it goes to the terminal only.
+            log: match crate::logs::LogFile::open(&dir.log_file(spec.name)) {
+                Ok(f) => Some(std::sync::Arc::new(std::sync::Mutex::new(f))),
+                Err(e) => {
+                    eprintln!(
+                        "nexusctl: {e:#}; the {} daemon's output is not kept",
+                        spec.name
+                    );
+                    None
+                }
+            },
         };
         tasks.push(tokio::spawn(d.run(tx.clone(), token.clone())));
     }
@@ -309,6 +321,7 @@ struct Daemon {
     admin_socket: PathBuf,
     notify_socket: PathBuf,
     listen: Option<SocketAddr>,
+    log: Option<std::sync::Arc<std::sync::Mutex<crate::logs::LogFile>>>,
 }
 
 impl Daemon {
@@ -436,13 +449,31 @@ impl Daemon {
             .env("NEXUS_SUPERVISOR_PID", std::process::id().to_string())
             .env_remove("NEXUS_CONFIG")
             .stdin(Stdio::null())
+            .stdout(if self.log.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
+            .stderr(if self.log.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             // Its own process group: Ctrl-C reaches nexusctl only, which then stops the
             // children in order instead of all at once.
             .process_group(0)
             .kill_on_drop(true);
-        let child = cmd
+        let mut child = cmd
             .spawn()
             .with_context(|| format!("cannot start {}", self.nexusd.display()))?;
+        if let Some(log) = &self.log {
+            if let Some(out) = child.stdout.take() {
+                crate::logs::pump(out, log.clone(), false);
+            }
+            if let Some(err) = child.stderr.take() {
+                crate::logs::pump(err, log.clone(), true);
+            }
+        }
         Ok((child, notify))
     }
 }

@@ -155,7 +155,13 @@ struct Up {
 
 impl Up {
     fn start(dir: &Path, listen: &str) -> Self {
+        Self::start_logging(dir, listen, "warn")
+    }
+
+    /// With the daemon logging at `level`.
+    fn start_logging(dir: &Path, listen: &str, level: &str) -> Self {
         let mut child = nexusctl()
+            .env("NEXUS_LOG_LEVEL", level)
             .args([
                 "up",
                 "--state-dir",
@@ -699,4 +705,77 @@ fn signing_keys_rotate_and_retire() {
         "{}",
         text(&only.stderr)
     );
+}
+
+#[test]
+fn logs_are_kept_printed_and_followed() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("state");
+    let d = dir.to_str().unwrap();
+    // Nothing has run here: no logs, and a clear word; an unknown service is named.
+    let o = run(&["logs", "--state-dir", d]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("no logs in"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = run(&["logs", "mail", "--state-dir", d]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("no service `mail`; the services are: web"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    let mut up = Up::start_logging(&dir, "127.0.0.1:0", "info");
+    up.wait_for("ready at", Duration::from_secs(60));
+    // The daemon's lines reach the terminal as before and the log file.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let printed = loop {
+        let o = run(&["logs", "--state-dir", d]);
+        let out = text(&o.stdout);
+        if o.status.success() && out.contains("ready") {
+            break out;
+        }
+        assert!(Instant::now() < deadline, "no ready line in the log: {out}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(printed.contains("serving the web app"), "{printed}");
+    let o = run(&["logs", "web", "-n", "1", "--state-dir", d]);
+    assert!(o.status.success());
+    assert_eq!(text(&o.stdout).lines().count(), 1, "{}", text(&o.stdout));
+
+    // --follow prints what the daemon writes next: its shutdown.
+    let mut follow = nexusctl()
+        .args(["logs", "--follow", "-n", "0", "--state-dir", d])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, _) = up.terminate();
+    assert_eq!(code, Some(0));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("stopped")) {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .unwrap_or_else(|| panic!("--follow printed no shutdown: {seen:?}"));
+        if let Ok(l) = rx.recv_timeout(left) {
+            seen.push(l);
+        }
+    }
+    assert!(
+        !seen.iter().any(|l| l.contains("serving the web app")),
+        "-n 0 printed old lines: {seen:?}"
+    );
+    let _ = follow.kill();
+    let _ = follow.wait();
 }
