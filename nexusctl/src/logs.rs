@@ -104,11 +104,13 @@ pub fn pump(
             }
             let text = String::from_utf8_lossy(&buf);
             let line = text.trim_end_matches(['\n', '\r']);
-            if to_stderr {
-                eprintln!("{line}");
+            // Not println!: it panics when the terminal is gone, and the pipe must keep being
+            // drained (a daemon blocked on a full pipe stops answering).
+            let _ = if to_stderr {
+                writeln!(std::io::stderr().lock(), "{line}")
             } else {
-                println!("{line}");
-            }
+                writeln!(std::io::stdout().lock(), "{line}")
+            };
             let written = match log.lock() {
                 Ok(mut f) => f.write_line(line),
                 Err(_) => Ok(()),
@@ -117,7 +119,10 @@ pub fn pump(
                 && !warned
             {
                 warned = true;
-                eprintln!("nexusctl: cannot write the daemon's log file: {e}");
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "nexusctl: cannot write the daemon's log file: {e}"
+                );
             }
         }
     })

@@ -741,7 +741,7 @@ fn logs_are_kept_printed_and_followed() {
         assert!(Instant::now() < deadline, "no ready line in the log: {out}");
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(printed.contains("serving the web app"), "{printed}");
+    assert!(printed.contains("ready daemon=web"), "{printed}");
     let o = run(&["logs", "web", "-n", "1", "--state-dir", d]);
     assert!(o.status.success());
     assert_eq!(text(&o.stdout).lines().count(), 1, "{}", text(&o.stdout));
@@ -773,7 +773,7 @@ fn logs_are_kept_printed_and_followed() {
         }
     }
     assert!(
-        !seen.iter().any(|l| l.contains("serving the web app")),
+        !seen.iter().any(|l| l.contains("ready daemon=web")),
         "-n 0 printed old lines: {seen:?}"
     );
     let _ = follow.kill();
