@@ -903,7 +903,20 @@ impl IdentityService {
             .await
             .map_err(failed)?
         {
-            Some((existing, _)) if existing == user => return Ok(SsoOutcome::Linked),
+            Some((existing, false)) if existing == user => return Ok(SsoOutcome::Linked),
+            Some((existing, true)) if existing == user => {
+                // Linked by address before; now by its holder: made again as such, so it
+                // holds whatever rights the account gains.
+                let account = self.store.user(provider.org, user).await.map_err(failed)?;
+                let actor = account.map_or_else(
+                    || Actor::new(user.to_string(), client),
+                    |a| super::user_actor(&a, client),
+                );
+                self.store
+                    .unlink_login(provider, user, &actor)
+                    .await
+                    .map_err(failed)?;
+            }
             Some(_) => return Err(SsoFailure::LinkTaken),
             None => {}
         }

@@ -320,6 +320,37 @@ async fn signs_in_through_another_nexus(backend: Backend) {
     let (_, location, session) = sign_in(&p, &bert_at_a, None).await;
     assert_eq!(location, "/login?sso_error=link_required");
     assert!(session.is_none());
+    // Bert, signed in with a password, links it himself: then it holds as an admin too.
+    let (status, reset) =
+        p.rp.call(
+            "POST",
+            &format!("{bert_path}/reset-password"),
+            Some(&p.rp_owner),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{reset}");
+    let bert_here =
+        p.rp.first_login(
+            "bert@test.example",
+            reset["one_time_password"].as_str().unwrap(),
+            "a long and private passphrase",
+        )
+        .await
+        .unwrap();
+    let (authorize, binding) = start_link(&p, &bert_here).await;
+    let bert_fresh = p
+        .idp
+        .login("bert@test.example", "a long and private passphrase")
+        .await
+        .unwrap();
+    let callback = at_idp(&p, &authorize, &bert_fresh).await;
+    assert_eq!(
+        back(&callback, Some(&binding)).await.1,
+        "/account?sso=linked"
+    );
+    assert_eq!(sign_in(&p, &bert_at_a, None).await.1, "/");
     promote("member").await;
     assert_eq!(sign_in(&p, &bert_at_a, None).await.1, "/");
 
