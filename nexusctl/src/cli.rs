@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use crate::{daemons, logs, provision, state::StateDir, status, supervisor};
+use crate::{daemons, logs, provision, state::StateDir, status, supervisor, top};
 
 /// Operate NEXUS: provision an instance, run it, and see how it is doing.
 ///
@@ -40,6 +40,19 @@ pub enum Command {
     },
     /// Stop an instance started with `nexusctl up` (sends it SIGTERM and waits).
     Stop,
+    /// Every few seconds, a line per running daemon: requests and errors per second,
+    /// latency p50/p99, requests in flight, CPU, memory and database pool use since the
+    /// last line. Ctrl-C ends it.
+    ///
+    /// Example: `nexusctl top --interval 5` or `nexusctl top --count 1`.
+    Top {
+        /// Seconds between lines.
+        #[arg(short, long, default_value_t = 2.0, value_name = "SECS")]
+        interval: f64,
+        /// Stop after this many lines per daemon.
+        #[arg(short = 'n', long, value_name = "N")]
+        count: Option<u64>,
+    },
     /// Print a service's log (every service's, prefixed, without SERVICE): the lines its
     /// daemon wrote under `nexusctl up` (kept in <state dir>/logs, 8 MiB and one older file
     /// per service), or on a systemd host the journal's.
@@ -190,6 +203,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit(f) => forward(&dir, "audit", &f.args),
         Command::Keys(f) => forward(&dir, "keys", &f.args),
         Command::Stop => supervisor::stop(&dir),
+        Command::Top { interval, count } => top::run(&dir, interval, count),
         Command::Logs {
             service,
             lines,

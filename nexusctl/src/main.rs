@@ -4,10 +4,12 @@ mod admin_client;
 mod cli;
 mod daemons;
 mod logs;
+mod metrics;
 mod provision;
 mod state;
 mod status;
 mod supervisor;
+mod top;
 
 use std::process::ExitCode;
 

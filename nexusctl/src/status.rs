@@ -50,6 +50,7 @@ pub async fn collect(dir: &StateDir) -> StatusReport {
             apps: Vec::new(),
             rss_bytes: None,
             problem: None,
+            metrics: None,
         };
         match (live, recd) {
             (None, d) => {
@@ -84,6 +85,10 @@ pub async fn collect(dir: &StateDir) -> StatusReport {
                                 st.problem =
                                     Some("an app reports a problem; see its entry".to_owned());
                             }
+                            st.metrics = crate::metrics::read(&d.admin_socket, Some(r.pid))
+                                .await
+                                .ok()
+                                .map(|m| crate::metrics::summary(&m));
                         }
                         Err(e) => st.problem = Some(format!("unreadable status: {e}")),
                     },
@@ -161,6 +166,27 @@ fn print_human(r: &StatusReport, dir: &StateDir) {
                 apps
             },
         );
+        if let Some(m) = &d.metrics {
+            let db = match (m.db_connections, m.db_idle) {
+                (Some(open), Some(idle)) => {
+                    format!(
+                        "; database pool {} of {open} in use",
+                        open.saturating_sub(idle)
+                    )
+                }
+                _ => String::new(),
+            };
+            println!(
+                "  {}: {} requests, {} errors since start; latency p50 {}, p99 {}; CPU {}{db}",
+                d.name,
+                m.requests,
+                m.errors,
+                crate::metrics::ms(m.latency_p50_ms),
+                crate::metrics::ms(m.latency_p99_ms),
+                m.cpu_seconds
+                    .map_or_else(|| "-".to_owned(), |c| format!("{c:.1} s")),
+            );
+        }
         if let Some(p) = &d.problem {
             println!("  {}: {p}", d.name);
         }

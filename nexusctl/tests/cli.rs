@@ -779,3 +779,88 @@ fn logs_are_kept_printed_and_followed() {
     let _ = follow.kill();
     let _ = follow.wait();
 }
+
+/// `n` plain HTTP requests to `url` (http://host:port/…), each on its own connection.
+fn hit(url: &str, n: usize) {
+    use std::io::{Read, Write};
+    let rest = url.trim_start_matches("http://");
+    let (host, _) = rest.split_once('/').unwrap_or((rest, ""));
+    for _ in 0..n {
+        let mut s = std::net::TcpStream::connect(host).unwrap();
+        write!(
+            s,
+            "GET /api/apps HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 "), "{}", text(&answer));
+    }
+}
+
+#[test]
+fn status_and_top_summarise_the_metrics() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("state");
+    let d = dir.to_str().unwrap();
+    let o = run(&["top", "--count", "1", "--state-dir", d]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("not running"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    let mut up = Up::start(&dir, "127.0.0.1:0");
+    let lines = up.wait_for("ready at", Duration::from_secs(60));
+    let url = lines
+        .iter()
+        .find_map(|l| l.split("ready at ").nth(1))
+        .unwrap()
+        .trim()
+        .to_owned();
+    hit(&url, 25);
+
+    let v = status_json(&dir);
+    let m = &v["daemons"][0]["metrics"];
+    assert!(m["requests"].as_u64().unwrap() >= 25, "{v}");
+    assert_eq!(m["errors"], 0, "{v}");
+    assert!(m["latency_p99_ms"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(m["db_connections"].as_u64().unwrap() >= 1, "{v}");
+    assert!(m["cpu_seconds"].as_f64().unwrap() > 0.0, "{v}");
+    let o = run(&["status", "--state-dir", d]);
+    let human = text(&o.stdout);
+    assert!(
+        human.contains("requests,") && human.contains("latency p50"),
+        "{human}"
+    );
+
+    // top: requests made during the interval show as a rate.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hammer = {
+        let (url, stop) = (url.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                hit(&url, 1);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let o = run(&["top", "--interval", "1", "--count", "1", "--state-dir", d]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    hammer.join().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let mut rows = out.lines();
+    assert!(rows.next().unwrap().contains("REQ/S"), "{out}");
+    let row: Vec<&str> = rows.next().unwrap().split_whitespace().collect();
+    assert_eq!(row[1], "web", "{out}");
+    assert!(
+        row[2].parse::<f64>().unwrap() > 0.0,
+        "no requests per second: {out}"
+    );
+    let o = run(&["top", "--interval", "0", "--state-dir", d]);
+    assert_eq!(o.status.code(), Some(2));
+    let (code, _) = up.terminate();
+    assert_eq!(code, Some(0));
+}

@@ -173,6 +173,24 @@ pub struct DaemonStatus {
     /// Why the daemon is not healthy, in words an operator can act on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// What it has served since it started (running daemons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsSummary>,
+}
+
+/// A daemon's traffic since it started, from its `/metrics`, summed over routes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsSummary {
+    pub requests: u64,
+    /// Requests answered with a 5xx.
+    pub errors: u64,
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
+    pub in_flight: u64,
+    pub cpu_seconds: Option<f64>,
+    /// The database pool: connections open, and of those idle.
+    pub db_connections: Option<u32>,
+    pub db_idle: Option<u32>,
 }
 
 /// `nexusctl status --json`.
