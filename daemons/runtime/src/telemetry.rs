@@ -24,7 +24,11 @@ pub fn init_logging(cfg: &LogConfig) {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // On a failed write tracing-subscriber would report it with eprintln!, which panics
+        // when stderr is a pipe nobody reads any more (a supervisor killed with SIGKILL):
+        // the panicking task was the one stopping the daemon, which then never stopped.
+        .log_internal_errors(false);
     let result = match format {
         LogFormat::Json => builder.json().with_current_span(false).try_init(),
         LogFormat::Pretty => builder.with_ansi(on_tty).compact().try_init(),
