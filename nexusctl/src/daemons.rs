@@ -45,16 +45,19 @@ pub fn find_nexusd(explicit: Option<&Path>) -> Result<PathBuf> {
     {
         return Ok(sibling);
     }
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join("nexusd");
-            if candidate.is_file() {
-                return Ok(candidate);
-            }
-        }
+    if let Some(found) = on_path("nexusd") {
+        return Ok(found);
     }
     fail(
         2,
         "cannot find the nexusd binary next to nexusctl or on $PATH: build it with `cargo build -p nexusd`, or pass --nexusd PATH",
     )
+}
+
+/// `program` in a directory of `$PATH`, if it is there.
+pub fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
 }

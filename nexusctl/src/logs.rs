@@ -147,7 +147,9 @@ pub fn show(dir: &StateDir, service: Option<&str>, lines: usize, follow: bool) -
         .filter(|(_, p)| p.is_file() || old_path(p).is_file())
         .collect();
     if files.is_empty() {
-        if Path::new("/run/systemd/system").is_dir() && which("journalctl") {
+        if Path::new("/run/systemd/system").is_dir()
+            && crate::daemons::on_path("journalctl").is_some()
+        {
             return journal(&chosen, lines, follow);
         }
         return fail(
@@ -219,11 +221,6 @@ fn last_lines(path: &Path, n: usize) -> Result<(Vec<String>, u64)> {
     let all: Vec<&str> = text.lines().collect();
     let start = all.len().saturating_sub(n);
     Ok((all[start..].iter().map(|l| (*l).to_owned()).collect(), end))
-}
-
-fn which(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
 }
 
 /// The journal's lines for the services' units (`nexus-<service>.service`).

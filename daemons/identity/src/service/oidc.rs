@@ -158,6 +158,11 @@ struct IdTokenClaims<'a> {
     email_verified: Option<bool>,
 }
 
+/// Whether a URL names this machine (where plain http is acceptable).
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
+    matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+}
+
 /// Checks the redirect URIs an administrator registers: absolute, no fragment, and `https`
 /// unless the host is this machine (native and development apps).
 pub fn check_redirect_uris(uris: &[String]) -> Result<Vec<String>> {
@@ -167,7 +172,7 @@ pub fn check_redirect_uris(uris: &[String]) -> Result<Vec<String>> {
         let url = url::Url::parse(raw).map_err(|_| {
             IdentityError::Invalid(format!("redirect URI `{raw}` is not an absolute URL"))
         })?;
-        let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        let loopback = is_loopback(&url);
         if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
             return Err(IdentityError::Invalid(format!(
                 "redirect URI `{raw}` must use https (plain http only for localhost)"

@@ -418,7 +418,7 @@ fn check_issuer(raw: &str) -> Result<String> {
             "issuer: the provider's URL, such as https://login.example.com".into(),
         )
     })?;
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let loopback = super::oidc::is_loopback(&url);
     if !(url.scheme() == "https" || (url.scheme() == "http" && loopback))
         || url.query().is_some()
         || url.fragment().is_some()
