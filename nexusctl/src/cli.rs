@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use crate::{daemons, logs, provision, state::StateDir, status, supervisor, top};
+use crate::{backup, daemons, logs, provision, state::StateDir, status, supervisor, top};
 
 /// Operate NEXUS: provision an instance, run it, and see how it is doing.
 ///
@@ -89,6 +89,19 @@ pub enum Command {
     /// Example: `nexusctl keys rotate`.
     #[command(disable_help_flag = true)]
     Keys(Forwarded),
+    /// Back up the running instance into an encrypted, deduplicated repository (a directory
+    /// or S3), and list, verify and prune its snapshots (`nexusctl backup --help`).
+    ///
+    /// Example: `nexusctl backup create --repo /mnt/backup/nexus --passphrase-file ~/.nexus-pass`.
+    Backup {
+        #[command(subcommand)]
+        command: backup::BackupCommand,
+    },
+    /// Rebuild a complete instance from a backup snapshot into a new --state-dir; every file is
+    /// checked against its checksum, and nothing is left behind if anything fails.
+    ///
+    /// Example: `nexusctl restore --repo /mnt/backup/nexus --passphrase-file ~/.nexus-pass --state-dir /srv/nexus-new`.
+    Restore(backup::RestoreArgs),
     /// Check the instance's configuration and report every problem at once.
     Configtest {
         /// The nexusd binary [default: next to nexusctl, then $PATH].
@@ -209,6 +222,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             lines,
             follow,
         } => logs::show(&dir, service.as_deref(), lines, follow),
+        Command::Backup { command } => backup::run(&dir, command),
+        Command::Restore(args) => backup::restore(&dir, args),
         Command::Configtest { nexusd } => {
             if !dir.is_provisioned() {
                 return fail(

@@ -1,6 +1,7 @@
 //! `nexusctl`: provision, run, inspect and control NEXUS.
 
 mod admin_client;
+mod backup;
 mod cli;
 mod daemons;
 mod logs;

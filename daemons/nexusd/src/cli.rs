@@ -25,6 +25,11 @@ pub enum Command {
     Configtest(ConfigtestArgs),
     /// Create the first organization and its administrator; print the administrator's setup link.
     Provision(ProvisionArgs),
+    /// Write a consistent copy of the database while the daemons keep running (SQLite file or
+    /// PostgreSQL SQL); used by `nexusctl backup create`.
+    Dump(DumpArgs),
+    /// Load a copy written by `dump` into an empty database; used by `nexusctl restore`.
+    Load(LoadArgs),
     /// Manage users: add, list, disable, enable, reset-password, reset-mfa.
     Users {
         #[command(flatten)]
@@ -123,6 +128,30 @@ pub struct ProvisionArgs {
     /// Print JSON (for nexusctl).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DumpArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The file to write (must not exist).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print JSON (for nexusctl): the backend and where the blobs are.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The dump to load.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// What the dump holds: sqlite or postgres.
+    #[arg(long, value_parser = ["sqlite", "postgres"])]
+    pub backend: String,
 }
 
 #[derive(Debug, Subcommand, Clone)]

@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apps;
 use crate::cli::{
-    AuditCommand, Cli, Command, ConfigArgs, ConfigtestArgs, KeysCommand, OrgsCommand,
-    ProvisionArgs, ServeArgs, UsersCommand,
+    AuditCommand, Cli, Command, ConfigArgs, ConfigtestArgs, DumpArgs, KeysCommand, LoadArgs,
+    OrgsCommand, ProvisionArgs, ServeArgs, UsersCommand,
 };
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -42,6 +42,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Provision(args) => {
             with_config(&args.config, None, |cfg| block_on(provision(cfg, &args)))
         }
+        Command::Dump(args) => with_config(&args.config, None, |cfg| block_on(dump(cfg, &args))),
+        Command::Load(args) => with_config(&args.config, None, |cfg| block_on(load_dump(cfg, &args))),
     }
 }
 
@@ -259,6 +261,70 @@ async fn migrate(cfg: Config) -> Result<(), Failure> {
     let db = nexus_runtime::server::connect_and_migrate(&cfg, &apps).await?;
     db.close().await;
     println!("database is up to date");
+    Ok(())
+}
+
+fn database_url(cfg: &Config) -> Result<String, Failure> {
+    cfg.database_url().map_err(|e| Failure {
+        code: 2,
+        message: format!(
+            "cannot read database.url_file {}: {e}",
+            cfg.resolve(&cfg.database.url_file).display()
+        ),
+    })
+}
+
+fn dump_failure(e: nexus_store::StoreError) -> Failure {
+    Failure {
+        code: 1,
+        message: e.to_string(),
+    }
+}
+
+/// `nexusd dump`: the database copy a backup takes, plus what nexusctl needs to find the rest
+/// of the instance's data (the blob store, resolved against the state directory).
+async fn dump(cfg: Config, args: &DumpArgs) -> Result<(), Failure> {
+    let url = database_url(&cfg)?;
+    let backend = nexus_store::dump::dump(&url, &cfg.state_dir, &args.out)
+        .await
+        .map_err(dump_failure)?;
+    let blobs = match cfg.blobs.url.strip_prefix("file://") {
+        Some(rest) if !rest.starts_with('/') => {
+            format!("file://{}", cfg.state_dir.join(rest).display())
+        }
+        _ => cfg.blobs.url.clone(),
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "backend": backend.to_string(),
+                "blobs_url": blobs,
+                "configured_blobs_url": cfg.blobs.url,
+                "state_dir": cfg.state_dir,
+                "version": env!("CARGO_PKG_VERSION"),
+            })
+        );
+    } else {
+        println!("wrote a copy of the {backend} database to {}", args.out.display());
+    }
+    Ok(())
+}
+
+async fn load_dump(cfg: Config, args: &LoadArgs) -> Result<(), Failure> {
+    let url = database_url(&cfg)?;
+    let backend = if args.backend == "postgres" {
+        nexus_store::Backend::Postgres
+    } else {
+        nexus_store::Backend::Sqlite
+    };
+    nexus_store::dump::load(&url, &cfg.state_dir, &args.from, backend)
+        .await
+        .map_err(|e| Failure {
+            code: 2,
+            message: e.to_string(),
+        })?;
+    println!("loaded {} into the {backend} database", args.from.display());
     Ok(())
 }
 

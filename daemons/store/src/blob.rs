@@ -54,6 +54,63 @@ impl BlobKey {
     }
 }
 
+/// Opens an object store by URL: `file:///abs/dir`, a relative `file://dir` (resolved against
+/// `base`), or `s3://bucket/prefix?endpoint=…&region=…&allow_http=true` (credentials from the
+/// usual `AWS_*` environment variables). A local directory is created when `create` is set,
+/// and must exist otherwise. Also returns a description without credentials.
+pub fn open_object_store(
+    url: &str,
+    base: &Path,
+    create: bool,
+) -> Result<(Arc<dyn ObjectStore>, String), StoreError> {
+    let bad = |cause: String| StoreError::BlobUrl {
+        url: url.to_owned(),
+        cause,
+    };
+    if let Some(rest) = url.strip_prefix("file://") {
+        let dir = if rest.starts_with('/') {
+            Path::new(rest).to_path_buf()
+        } else {
+            base.join(rest)
+        };
+        if create {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| bad(format!("cannot create {}: {e}", dir.display())))?;
+        } else if !dir.is_dir() {
+            return Err(bad(format!("{} is not a directory", dir.display())));
+        }
+        let fs = LocalFileSystem::new_with_prefix(&dir)
+            .map_err(|e| bad(e.to_string()))?
+            .with_automatic_cleanup(true);
+        return Ok((Arc::new(fs), format!("file://{}", dir.display())));
+    }
+    if url.starts_with("s3://") {
+        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        let opts: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut clean = parsed.clone();
+        clean.set_query(None);
+        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_url(clean.as_str());
+        for (k, v) in opts {
+            let key: object_store::aws::AmazonS3ConfigKey = k
+                .parse()
+                .map_err(|_| bad(format!("unknown S3 option `{k}`")))?;
+            builder = builder.with_config(key, v);
+        }
+        let store = builder.build().map_err(|e| bad(e.to_string()))?;
+        let prefix = clean.path().trim_matches('/').to_owned();
+        let inner: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(store)
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+        };
+        return Ok((inner, clean.to_string()));
+    }
+    Err(bad("unknown scheme".to_owned()))
+}
+
 /// A blob store behind one of object_store's backends.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
@@ -70,55 +127,8 @@ impl BlobStore {
     /// `s3://bucket/prefix?endpoint=…&region=…&allow_http=true` (credentials from the usual
     /// `AWS_*` environment variables).
     pub fn open(url: &str, base: &Path) -> Result<Self, StoreError> {
-        let bad = |cause: String| StoreError::BlobUrl {
-            url: url.to_owned(),
-            cause,
-        };
-        if let Some(rest) = url.strip_prefix("file://") {
-            let dir = if rest.starts_with('/') {
-                Path::new(rest).to_path_buf()
-            } else {
-                base.join(rest)
-            };
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| bad(format!("cannot create {}: {e}", dir.display())))?;
-            let fs = LocalFileSystem::new_with_prefix(&dir)
-                .map_err(|e| bad(e.to_string()))?
-                .with_automatic_cleanup(true);
-            return Ok(Self {
-                inner: Arc::new(fs),
-                description: format!("file://{}", dir.display()),
-            });
-        }
-        if url.starts_with("s3://") {
-            let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
-            let opts: Vec<(String, String)> = parsed
-                .query_pairs()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            let mut clean = parsed.clone();
-            clean.set_query(None);
-            let mut builder =
-                object_store::aws::AmazonS3Builder::from_env().with_url(clean.as_str());
-            for (k, v) in opts {
-                let key: object_store::aws::AmazonS3ConfigKey = k
-                    .parse()
-                    .map_err(|_| bad(format!("unknown S3 option `{k}`")))?;
-                builder = builder.with_config(key, v);
-            }
-            let store = builder.build().map_err(|e| bad(e.to_string()))?;
-            let prefix = clean.path().trim_matches('/').to_owned();
-            let inner: Arc<dyn ObjectStore> = if prefix.is_empty() {
-                Arc::new(store)
-            } else {
-                Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
-            };
-            return Ok(Self {
-                inner,
-                description: clean.to_string(),
-            });
-        }
-        Err(bad("unknown scheme".to_owned()))
+        let (inner, description) = open_object_store(url, base, true)?;
+        Ok(Self { inner, description })
     }
 
     /// Where the blobs are, for logs and status (no credentials).

@@ -74,14 +74,9 @@ impl Db {
         let path: PathBuf = if memory {
             PathBuf::from(":memory:")
         } else {
-            let p = path_part.strip_prefix("//").unwrap_or(path_part);
-            if p.is_empty() {
-                return Err(StoreError::UnsupportedDatabaseUrl {
-                    url: format!("sqlite:{rest}"),
-                });
-            }
-            let p = PathBuf::from(p);
-            if p.is_absolute() { p } else { base.join(p) }
+            sqlite_file(path_part, base).ok_or_else(|| StoreError::UnsupportedDatabaseUrl {
+                url: format!("sqlite:{rest}"),
+            })?
         };
         let mut options = if memory {
             SqliteConnectOptions::from_str("sqlite::memory:")?
@@ -186,6 +181,17 @@ impl Db {
             Self::Postgres(p) => p.close().await,
         }
     }
+}
+
+/// The file of a SQLite URL's path part (after `sqlite:`), resolved against `base`; `None`
+/// for an empty path.
+pub(crate) fn sqlite_file(path_part: &str, base: &Path) -> Option<PathBuf> {
+    let p = path_part.strip_prefix("//").unwrap_or(path_part);
+    if p.is_empty() {
+        return None;
+    }
+    let p = PathBuf::from(p);
+    Some(if p.is_absolute() { p } else { base.join(p) })
 }
 
 fn classify_pg_error(target: &str, e: sqlx::Error) -> StoreError {

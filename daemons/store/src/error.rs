@@ -68,6 +68,11 @@ pub enum StoreError {
 
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+
+    /// A database dump or load (for backups) could not be made; the message says why and
+    /// what to do.
+    #[error("{0}")]
+    Dump(String),
 }
 
 impl StoreError {

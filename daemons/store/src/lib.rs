@@ -15,6 +15,7 @@ pub mod audit;
 pub mod blob;
 pub mod bus;
 pub mod db;
+pub mod dump;
 pub mod error;
 pub mod migrate;
 pub mod outbox;
@@ -22,7 +23,7 @@ pub mod tenancy;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use blob::{BlobKey, BlobStore};
+pub use blob::{BlobKey, BlobStore, open_object_store};
 pub use bus::{Event, EventBus};
 pub use db::{Backend, BeginWrite, Db, DbOptions};
 pub use error::StoreError;
