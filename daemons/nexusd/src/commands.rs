@@ -43,7 +43,9 @@ pub fn run(cli: Cli) -> ExitCode {
             with_config(&args.config, None, |cfg| block_on(provision(cfg, &args)))
         }
         Command::Dump(args) => with_config(&args.config, None, |cfg| block_on(dump(cfg, &args))),
-        Command::Load(args) => with_config(&args.config, None, |cfg| block_on(load_dump(cfg, &args))),
+        Command::Load(args) => {
+            with_config(&args.config, None, |cfg| block_on(load_dump(cfg, &args)))
+        }
     }
 }
 
@@ -306,7 +308,10 @@ async fn dump(cfg: Config, args: &DumpArgs) -> Result<(), Failure> {
             })
         );
     } else {
-        println!("wrote a copy of the {backend} database to {}", args.out.display());
+        println!(
+            "wrote a copy of the {backend} database to {}",
+            args.out.display()
+        );
     }
     Ok(())
 }

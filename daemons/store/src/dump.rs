@@ -51,9 +51,9 @@ pub async fn dump(url: &str, base: &Path, out: &Path) -> Result<Backend, StoreEr
                 )));
             }
             let mut conn = open_sqlite(&path).await?;
-            let out_text = out.to_str().ok_or_else(|| {
-                StoreError::Dump(format!("{} is not valid UTF-8", out.display()))
-            })?;
+            let out_text = out
+                .to_str()
+                .ok_or_else(|| StoreError::Dump(format!("{} is not valid UTF-8", out.display())))?;
             sqlx::query("VACUUM INTO ?")
                 .bind(out_text)
                 .execute(&mut conn)
@@ -102,10 +102,7 @@ pub async fn load(url: &str, base: &Path, from: &Path, kind: Backend) -> Result<
             let mut conn = sqlx::postgres::PgConnection::connect_with(&options)
                 .await
                 .map_err(|e| {
-                    StoreError::Dump(format!(
-                        "cannot connect to {}: {e}",
-                        crate::db::redact(url)
-                    ))
+                    StoreError::Dump(format!("cannot connect to {}: {e}", crate::db::redact(url)))
                 })?;
             let tables: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM information_schema.tables \
@@ -214,9 +211,8 @@ async fn load_sqlite(target: &Path, from: &Path) -> Result<(), StoreError> {
     }
     .await;
     if let Err(e) = checked.and_then(|()| {
-        std::fs::rename(&staging, target).map_err(|e| {
-            StoreError::Dump(format!("cannot move the database into place: {e}"))
-        })
+        std::fs::rename(&staging, target)
+            .map_err(|e| StoreError::Dump(format!("cannot move the database into place: {e}")))
     }) {
         let _ = std::fs::remove_file(&staging);
         return Err(e);
@@ -230,9 +226,11 @@ fn split_password(url: &str) -> Result<(String, Option<String>), StoreError> {
     let mut parsed = url::Url::parse(url).map_err(|_| StoreError::UnsupportedDatabaseUrl {
         url: crate::db::redact(url),
     })?;
-    let password = parsed
-        .password()
-        .map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned());
+    let password = parsed.password().map(|p| {
+        percent_encoding::percent_decode_str(p)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
     if password.is_some() {
         let _ = parsed.set_password(None);
     }

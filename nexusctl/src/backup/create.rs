@@ -70,14 +70,21 @@ pub fn create(
     if !state.is_provisioned() {
         return fail(
             2,
-            format!("{} has no config.toml: there is no instance to back up", state.root.display()),
+            format!(
+                "{} has no config.toml: there is no instance to back up",
+                state.root.display()
+            ),
         );
     }
     let started = Instant::now();
     let lock = rt.block_on(super::lock::acquire(repo, super::lock::Kind::Backup))?;
 
     progress.phase("copying the database");
-    let work = WorkDir(state.run_dir().join(format!("backup-{}", std::process::id())));
+    let work = WorkDir(
+        state
+            .run_dir()
+            .join(format!("backup-{}", std::process::id())),
+    );
     {
         use std::os::unix::fs::DirBuilderExt;
         let _ = std::fs::remove_dir_all(&work.0);
@@ -219,7 +226,8 @@ fn dump_database(nexusd: &Path, state: &StateDir, out: &Path) -> Result<DumpInfo
 
 fn push_file(items: &mut Vec<Item>, path: String, file: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let meta =
+        std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
     items.push(Item {
         path,
         source: Source::File(file.to_owned()),
@@ -295,8 +303,10 @@ impl Chunker<'_> {
                     Ok(g) => g,
                     Err(object_store::Error::NotFound { .. }) => {
                         self.progress.inc(item.size);
-                        self.progress
-                            .note(&format!("{} was deleted while backing up; skipped", item.path));
+                        self.progress.note(&format!(
+                            "{} was deleted while backing up; skipped",
+                            item.path
+                        ));
                         return Ok(None);
                     }
                     Err(e) => bail!("cannot read {}: {e}", item.path),
@@ -325,7 +335,11 @@ impl Chunker<'_> {
         self.read(Box::new(data), "the file list")
     }
 
-    fn read(&mut self, reader: Box<dyn Read + '_>, what: &str) -> Result<(Vec<ChunkId>, (u64, String))> {
+    fn read(
+        &mut self,
+        reader: Box<dyn Read + '_>,
+        what: &str,
+    ) -> Result<(Vec<ChunkId>, (u64, String))> {
         let mut hasher = blake3::Hasher::new();
         let mut ids = Vec::new();
         let mut size = 0u64;

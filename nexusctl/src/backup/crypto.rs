@@ -133,7 +133,9 @@ pub fn parse_recipient(text: &str) -> Result<Box<dyn age::Recipient + Send + Syn
         })?;
         return Ok(Box::new(r));
     }
-    bail!("`{text}` is not a recipient: give an age public key (age1…) or an SSH public key (ssh-ed25519 …)")
+    bail!(
+        "`{text}` is not a recipient: give an age public key (age1…) or an SSH public key (ssh-ed25519 …)"
+    )
 }
 
 /// Reads the recipients in a file: one per line, `#` comments allowed (the format of
@@ -191,7 +193,10 @@ pub fn read_passphrase_file(path: &Path) -> Result<SecretString> {
 }
 
 /// Encrypts `plain` to recipients (age, binary format).
-pub fn age_encrypt(recipients: &[Box<dyn age::Recipient + Send + Sync>], plain: &[u8]) -> Result<Vec<u8>> {
+pub fn age_encrypt(
+    recipients: &[Box<dyn age::Recipient + Send + Sync>],
+    plain: &[u8],
+) -> Result<Vec<u8>> {
     let encryptor = age::Encryptor::with_recipients(
         recipients.iter().map(|r| r.as_ref() as &dyn age::Recipient),
     )
@@ -204,7 +209,11 @@ pub fn age_encrypt(recipients: &[Box<dyn age::Recipient + Send + Sync>], plain: 
 }
 
 /// Decrypts an age file with the given identities; `what` names it in errors.
-pub fn age_decrypt(identities: &[Box<dyn age::Identity>], data: &[u8], what: &str) -> Result<Vec<u8>> {
+pub fn age_decrypt(
+    identities: &[Box<dyn age::Identity>],
+    data: &[u8],
+    what: &str,
+) -> Result<Vec<u8>> {
     let decryptor =
         age::Decryptor::new(data).map_err(|e| anyhow!("{what} is not readable: {e}"))?;
     let mut reader = decryptor
@@ -216,9 +225,9 @@ pub fn age_decrypt(identities: &[Box<dyn age::Identity>], data: &[u8], what: &st
             other => anyhow!("{what} cannot be decrypted: {other}"),
         })?;
     let mut out = Vec::new();
-    reader.read_to_end(&mut out).map_err(|e| {
-        anyhow!("{what} does not authenticate ({e}): it was damaged or altered")
-    })?;
+    reader
+        .read_to_end(&mut out)
+        .map_err(|e| anyhow!("{what} does not authenticate ({e}): it was damaged or altered"))?;
     Ok(out)
 }
 
@@ -233,7 +242,11 @@ pub fn age_encrypt_passphrase(passphrase: &SecretString, plain: &[u8]) -> Result
 }
 
 /// Decrypts with a passphrase; a wrong one is told apart from damage.
-pub fn age_decrypt_passphrase(passphrase: &SecretString, data: &[u8], what: &str) -> Result<Vec<u8>> {
+pub fn age_decrypt_passphrase(
+    passphrase: &SecretString,
+    data: &[u8],
+    what: &str,
+) -> Result<Vec<u8>> {
     let identity = age::scrypt::Identity::new(passphrase.clone());
     let decryptor =
         age::Decryptor::new(data).map_err(|e| anyhow!("{what} is not readable: {e}"))?;

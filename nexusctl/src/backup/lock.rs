@@ -2,8 +2,9 @@
 //! (a backup could count on a chunk that prune is deleting).
 //!
 //! A lock is an object `locks/ID` naming its holder; a backup renews its lock as it uploads.
-//! A lock not renewed for [`STALE_AFTER`] is left by a process that died (kill -9, power
-//! loss) and is ignored, so nothing stays locked forever.
+//! A lock not renewed for [`STALE_AFTER`], or whose process is gone from this machine, was
+//! left by a process that died (kill -9, power loss) and is ignored, so nothing stays locked
+//! forever.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -62,7 +63,12 @@ pub async fn acquire(repo: &Repo, kind: Kind) -> Result<Held> {
             continue;
         };
         let age = now.saturating_sub(other.time);
-        if age > STALE_AFTER.as_secs() as i64 {
+        // Left by a process that died: on this machine we can tell at once.
+        let dead_here = other.host == super::create::hostname() && !crate::state::alive(other.pid);
+        if age > STALE_AFTER.as_secs() as i64 || dead_here {
+            if dead_here {
+                let _ = repo::delete(&repo.store, &name).await;
+            }
             continue;
         }
         let clash = kind == Kind::Prune || other.kind == Kind::Prune;

@@ -35,27 +35,30 @@ pub async fn verify(repo: &Repo, progress: &Progress) -> Result<VerifyReport> {
         .filter_map(|(name, size)| name.rsplit('/').next().map(|id| (id.to_owned(), size)))
         .collect();
     let indexed: HashSet<&str> = indexes.iter().map(|i| i.pack.as_str()).collect();
-    report.unindexed_packs = stored.keys().filter(|p| !indexed.contains(p.as_str())).count() as u64;
+    report.unindexed_packs = stored
+        .keys()
+        .filter(|p| !indexed.contains(p.as_str()))
+        .count() as u64;
 
-    let total: u64 = indexes
-        .iter()
-        .filter_map(|i| stored.get(&i.pack))
-        .sum();
+    let total: u64 = indexes.iter().filter_map(|i| stored.get(&i.pack)).sum();
     progress.start_bytes(total, "checking every chunk");
     let mut bad: HashSet<ChunkId> = HashSet::new();
     let mut reader = PackReader::new(repo);
     let map = repo::index_map(&indexes)?;
     for index in &indexes {
         let Some(size) = stored.get(&index.pack) else {
-            report
-                .problems
-                .push(format!("pack {} is missing from the repository", index.pack));
+            report.problems.push(format!(
+                "pack {} is missing from the repository",
+                index.pack
+            ));
             mark_all(index, &mut bad);
             continue;
         };
         report.packs += 1;
         let Some(pack_id) = unhex32(&index.pack) else {
-            report.problems.push(format!("index/{} is damaged", index.pack));
+            report
+                .problems
+                .push(format!("index/{} is damaged", index.pack));
             continue;
         };
         if let Err(e) = reader.pack(&pack_id).await {
@@ -66,7 +69,9 @@ pub async fn verify(repo: &Repo, progress: &Progress) -> Result<VerifyReport> {
         }
         for c in &index.chunks {
             let Some(id) = unhex32(&c.id) else {
-                report.problems.push(format!("index/{} is damaged", index.pack));
+                report
+                    .problems
+                    .push(format!("index/{} is damaged", index.pack));
                 continue;
             };
             let loc = repo::Location {
@@ -82,7 +87,9 @@ pub async fn verify(repo: &Repo, progress: &Progress) -> Result<VerifyReport> {
                     report.bytes += data.len() as u64;
                 }
                 Err(e) => {
-                    report.problems.push(format!("{e:#} (in pack {})", index.pack));
+                    report
+                        .problems
+                        .push(format!("{e:#} (in pack {})", index.pack));
                     bad.insert(id);
                 }
             }
@@ -109,9 +116,7 @@ pub async fn verify(repo: &Repo, progress: &Progress) -> Result<VerifyReport> {
             }
             Err(e) => {
                 report.damaged_snapshots.push(snap.id.clone());
-                report
-                    .problems
-                    .push(format!("snapshot {}: {e:#}", snap.id));
+                report.problems.push(format!("snapshot {}: {e:#}", snap.id));
             }
         }
     }
@@ -148,6 +153,9 @@ async fn snapshot_chunks(
 
 /// How many snapshots to keep, as restic and borg count: the newest `last`, and the newest
 /// of each of the last `daily` days, `weekly` ISO weeks and `monthly` months that have one.
+/// The period a snapshot falls in (a day, an ISO week, a month).
+type Bucket = fn(&chrono::DateTime<chrono::Utc>) -> String;
+
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Policy {
     pub last: u32,
@@ -171,7 +179,7 @@ impl Policy {
                     .map(|t| (s, t.with_timezone(&chrono::Utc)))
             })
             .collect();
-        newest_first.sort_by(|a, b| b.1.cmp(&a.1));
+        newest_first.sort_by_key(|s| std::cmp::Reverse(s.1));
         let mut keep = HashSet::new();
         // A snapshot whose time cannot be read is kept rather than guessed about.
         for s in snaps {
@@ -182,7 +190,7 @@ impl Policy {
         for (s, _) in newest_first.iter().take(self.last as usize) {
             keep.insert(s.id.clone());
         }
-        let buckets: [(u32, fn(&chrono::DateTime<chrono::Utc>) -> String); 3] = [
+        let buckets: [(u32, Bucket); 3] = [
             (self.daily, |t| t.format("%Y-%m-%d").to_string()),
             (self.weekly, |t| t.format("%G-W%V").to_string()),
             (self.monthly, |t| t.format("%Y-%m").to_string()),
@@ -253,7 +261,9 @@ fn prune_locked(
     if let Some(p) = problems.first() {
         return crate::cli::fail(
             3,
-            format!("{p}: prune stops rather than delete on a damaged index (run `nexusctl backup verify`)"),
+            format!(
+                "{p}: prune stops rather than delete on a damaged index (run `nexusctl backup verify`)"
+            ),
         );
     }
     let map = repo::index_map(&indexes)?;
@@ -290,7 +300,11 @@ fn prune_locked(
         let live: Vec<_> = index
             .chunks
             .iter()
-            .filter_map(|c| unhex32(&c.id).filter(|id| used.contains(id)).map(|id| (id, c)))
+            .filter_map(|c| {
+                unhex32(&c.id)
+                    .filter(|id| used.contains(id))
+                    .map(|id| (id, c))
+            })
             .collect();
         let live_bytes: u64 = live.iter().map(|(_, c)| u64::from(c.len)).sum();
         if live.is_empty() {
@@ -328,7 +342,9 @@ fn prune_locked(
             let held = held.clone();
             std::thread::Builder::new()
                 .name("prune-packer".into())
-                .spawn(move || super::create::pack_chunks(rx, store, recipients, key, level, rt, held))?
+                .spawn(move || {
+                    super::create::pack_chunks(rx, store, recipients, key, level, rt, held)
+                })?
         };
         let mut sent = Ok(());
         for (id, loc) in &carry {

@@ -269,7 +269,10 @@ pub fn run(state: &StateDir, cmd: BackupCommand) -> Result<ExitCode> {
                     if report.damaged_snapshots.is_empty() {
                         String::new()
                     } else {
-                        format!("; snapshots affected: {}", report.damaged_snapshots.join(", "))
+                        format!(
+                            "; snapshots affected: {}",
+                            report.damaged_snapshots.join(", ")
+                        )
                     }
                 );
             }

@@ -87,7 +87,9 @@ impl Progress {
         match self.mode {
             Mode::Bar => {
                 let mut bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
-                let b = bar.get_or_insert_with(|| ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()));
+                let b = bar.get_or_insert_with(|| {
+                    ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+                });
                 if let Ok(style) = ProgressStyle::with_template(
                     "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
                 ) {

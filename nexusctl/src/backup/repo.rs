@@ -180,7 +180,9 @@ pub fn open_store(url: &str, create: bool) -> Result<(Arc<dyn ObjectStore>, Stri
     } else if url.contains("://") {
         return fail(
             2,
-            format!("`{url}` is not a repository URL: use a directory, file:///path or s3://bucket/prefix"),
+            format!(
+                "`{url}` is not a repository URL: use a directory, file:///path or s3://bucket/prefix"
+            ),
         );
     } else {
         // A plain path.
@@ -194,12 +196,16 @@ pub fn open_store(url: &str, create: bool) -> Result<(Arc<dyn ObjectStore>, Stri
     };
     match nexus_store::open_object_store(&url, Path::new("/"), create) {
         Ok(x) => Ok(x),
-        Err(nexus_store::StoreError::BlobUrl { cause, .. }) if cause.ends_with("is not a directory") => fail(
-            2,
-            format!(
-                "there is no backup repository at {url}: create one with `nexusctl backup init --repo {url} …`"
-            ),
-        ),
+        Err(nexus_store::StoreError::BlobUrl { cause, .. })
+            if cause.ends_with("is not a directory") =>
+        {
+            fail(
+                2,
+                format!(
+                    "there is no backup repository at {url}: create one with `nexusctl backup init --repo {url} …`"
+                ),
+            )
+        }
         Err(nexus_store::StoreError::BlobUrl { cause, .. }) => {
             fail(2, format!("cannot open the repository {url}: {cause}"))
         }
@@ -221,7 +227,10 @@ impl Repo {
     pub async fn init(url: &str, creds: &Credentials, recipients: Vec<String>) -> Result<Self> {
         let (store, display) = open_store(url, true)?;
         if get_opt(&store, "config").await?.is_some() {
-            return fail(2, format!("{display} already holds a backup repository; nothing was changed"));
+            return fail(
+                2,
+                format!("{display} already holds a backup repository; nothing was changed"),
+            );
         }
         let key = RepoKey::generate();
         let (mode, recipients, key_object, key_file) = if let Some(pass) = &creds.passphrase {
@@ -282,7 +291,9 @@ impl Repo {
         let Some(raw) = get_opt(&store, "config").await? else {
             return fail(
                 2,
-                format!("there is no backup repository at {display}: create one with `nexusctl backup init --repo {url} …`"),
+                format!(
+                    "there is no backup repository at {display}: create one with `nexusctl backup init --repo {url} …`"
+                ),
             );
         };
         let signed: SignedConfig = serde_json::from_slice(&raw)
@@ -397,8 +408,8 @@ impl Repo {
         let names = self.list("index/").await?;
         let key = &self.key;
         let store = &self.store;
-        let results: Vec<Result<PackIndex>> = futures::stream::iter(names.into_iter().map(
-            |(name, _)| async move {
+        let results: Vec<Result<PackIndex>> =
+            futures::stream::iter(names.into_iter().map(|(name, _)| async move {
                 let sealed = get_required(store, &name).await?;
                 let plain = key.open(&name, &sealed)?;
                 let plain =
@@ -409,11 +420,10 @@ impl Repo {
                     bail!("{name} describes another pack: it was altered");
                 }
                 Ok(index)
-            },
-        ))
-        .buffer_unordered(16)
-        .collect()
-        .await;
+            }))
+            .buffer_unordered(16)
+            .collect()
+            .await;
         let mut indexes = Vec::new();
         let mut problems = Vec::new();
         for r in results {
@@ -467,7 +477,12 @@ impl Repo {
 
     pub async fn write_snapshot(&self, snap: &Snapshot) -> Result<()> {
         let name = format!("snapshots/{}", snap.id);
-        put(&self.store, &name, self.key.seal(&name, &serde_json::to_vec(snap)?)?).await
+        put(
+            &self.store,
+            &name,
+            self.key.seal(&name, &serde_json::to_vec(snap)?)?,
+        )
+        .await
     }
 
     /// The snapshot `wanted` names (an id or a unique prefix), or the newest.
@@ -476,14 +491,23 @@ impl Repo {
         match wanted {
             None => match snaps.last() {
                 Some(s) => Ok(s.clone()),
-                None => fail(2, format!("the repository {} has no snapshots yet", self.url)),
+                None => fail(
+                    2,
+                    format!("the repository {} has no snapshots yet", self.url),
+                ),
             },
             Some(w) => {
                 let found: Vec<_> = snaps.iter().filter(|s| s.id.starts_with(w)).collect();
                 match found.as_slice() {
                     [one] => Ok((*one).clone()),
-                    [] => fail(2, format!("there is no snapshot {w} (see `nexusctl backup list`)")),
-                    _ => fail(2, format!("{w} matches several snapshots: give more of the id")),
+                    [] => fail(
+                        2,
+                        format!("there is no snapshot {w} (see `nexusctl backup list`)"),
+                    ),
+                    _ => fail(
+                        2,
+                        format!("{w} matches several snapshots: give more of the id"),
+                    ),
                 }
             }
         }
@@ -540,7 +564,11 @@ impl<'a> PackReader<'a> {
         if blake3::hash(&stored).as_bytes() != id {
             bail!("pack {name} is damaged (its content does not match its name)");
         }
-        let plain = Arc::new(crypto::age_decrypt(&self.repo.identities, &stored, &format!("pack {name}"))?);
+        let plain = Arc::new(crypto::age_decrypt(
+            &self.repo.identities,
+            &stored,
+            &format!("pack {name}"),
+        )?);
         if self.cache.len() >= PACKS_CACHED {
             self.cache.remove(0);
         }
@@ -562,14 +590,21 @@ impl<'a> PackReader<'a> {
             stored.to_vec()
         };
         if data.len() != loc.raw_len as usize || &self.repo.key.chunk_id(&data) != id {
-            bail!("chunk {} is damaged (its content does not match its id)", hex(id));
+            bail!(
+                "chunk {} is damaged (its content does not match its id)",
+                hex(id)
+            );
         }
         Ok(data)
     }
 }
 
 /// Writes a pack's index (after the pack itself).
-pub async fn write_index(store: &Arc<dyn ObjectStore>, key: &RepoKey, index: &PackIndex) -> Result<()> {
+pub async fn write_index(
+    store: &Arc<dyn ObjectStore>,
+    key: &RepoKey,
+    index: &PackIndex,
+) -> Result<()> {
     let name = format!("index/{}", index.pack);
     let plain = zstd::encode_all(&serde_json::to_vec(index)?[..], 3)?;
     put(store, &name, key.seal(&name, &plain)?).await
@@ -597,9 +632,9 @@ pub async fn get_opt(store: &Arc<dyn ObjectStore>, name: &str) -> Result<Option<
 }
 
 pub async fn get_required(store: &Arc<dyn ObjectStore>, name: &str) -> Result<Vec<u8>> {
-    get_opt(store, name)
-        .await?
-        .ok_or_else(|| anyhow!("{name} is missing from the repository (run `nexusctl backup verify`)"))
+    get_opt(store, name).await?.ok_or_else(|| {
+        anyhow!("{name} is missing from the repository (run `nexusctl backup verify`)")
+    })
 }
 
 pub async fn delete(store: &Arc<dyn ObjectStore>, name: &str) -> Result<()> {

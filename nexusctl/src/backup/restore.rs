@@ -72,7 +72,8 @@ pub async fn tree(
         json.extend(reader.chunk(&id, loc).await?);
     }
     let _ = repo;
-    serde_json::from_slice(&json).map_err(|e| anyhow!("the file list of snapshot {} is damaged: {e}", snap.id))
+    serde_json::from_slice(&json)
+        .map_err(|e| anyhow!("the file list of snapshot {} is damaged: {e}", snap.id))
 }
 
 pub async fn restore(repo: &Repo, opts: &Options<'_>, progress: &Progress) -> Result<Restored> {
@@ -108,11 +109,19 @@ pub async fn restore(repo: &Repo, opts: &Options<'_>, progress: &Progress) -> Re
     let entries = tree(repo, &index, &mut reader, &snap).await?;
 
     let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
-        return fail(2, format!("{} cannot be a state directory", target.display()));
+        return fail(
+            2,
+            format!("{} cannot be a state directory", target.display()),
+        );
     };
-    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
     let mut staging = Staging {
-        path: parent.join(format!(".{}.restore-{}", name.to_string_lossy(), std::process::id())),
+        path: parent.join(format!(
+            ".{}.restore-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        )),
         keep: false,
     };
     {
@@ -141,9 +150,10 @@ pub async fn restore(repo: &Repo, opts: &Options<'_>, progress: &Progress) -> Re
             format!("file://{}", staging.path.join("blobs").display()),
         ),
     };
-    let blobs: Arc<dyn ObjectStore> = nexus_store::open_object_store(&blobs_open_url, &staging.path, true)
-        .map_err(|e| anyhow!("cannot open the blob store to restore into: {e}"))?
-        .0;
+    let blobs: Arc<dyn ObjectStore> =
+        nexus_store::open_object_store(&blobs_open_url, &staging.path, true)
+            .map_err(|e| anyhow!("cannot open the blob store to restore into: {e}"))?
+            .0;
 
     let total: u64 = entries.iter().map(|e| e.size).sum();
     progress.start_bytes(total, "restoring");
@@ -153,7 +163,8 @@ pub async fn restore(repo: &Repo, opts: &Options<'_>, progress: &Progress) -> Re
             .path
             .split_once('/')
             .ok_or_else(|| anyhow!("snapshot {} has a bad path {}", snap.id, entry.path))?;
-        check_relative(rest).with_context(|| format!("snapshot {} has a bad path {}", snap.id, entry.path))?;
+        check_relative(rest)
+            .with_context(|| format!("snapshot {} has a bad path {}", snap.id, entry.path))?;
         match kind {
             "state" => {
                 let path = staging.path.join(rest);
@@ -166,7 +177,11 @@ pub async fn restore(repo: &Repo, opts: &Options<'_>, progress: &Progress) -> Re
     }
 
     progress.phase("loading the database");
-    adjust_config(&staging.path, opts.database_url, (blobs_setting != snap.blobs_url).then_some(&blobs_setting))?;
+    adjust_config(
+        &staging.path,
+        opts.database_url,
+        (blobs_setting != snap.blobs_url).then_some(&blobs_setting),
+    )?;
     load_database(opts.nexusd, &staging.path, &dump, &snap.database)?;
     let _ = std::fs::remove_file(&dump);
 
@@ -242,7 +257,9 @@ fn check_target(target: &Path) -> Result<()> {
 fn check_relative(rest: &str) -> Result<()> {
     if rest.is_empty()
         || rest.starts_with('/')
-        || rest.split('/').any(|s| s.is_empty() || s == "." || s == "..")
+        || rest
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
     {
         bail!("unsafe path");
     }
@@ -379,10 +396,15 @@ fn adjust_config(dir: &Path, database_url: Option<&str>, blobs_url: Option<&Stri
     }
     let path = dir.join("config.toml");
     let text = std::fs::read_to_string(&path).context("the snapshot has no config.toml")?;
-    let mut table: toml::Table = text.parse().context("the snapshot's config.toml is not valid TOML")?;
+    let mut table: toml::Table = text
+        .parse()
+        .context("the snapshot's config.toml is not valid TOML")?;
     if let Some(url) = database_url {
         let secrets = dir.join("secrets");
-        std::fs::DirBuilder::new().mode(0o700).recursive(true).create(&secrets)?;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .recursive(true)
+            .create(&secrets)?;
         let file = secrets.join("database-url");
         let _ = std::fs::remove_file(&file);
         let mut f = std::fs::OpenOptions::new()
@@ -396,7 +418,10 @@ fn adjust_config(dir: &Path, database_url: Option<&str>, blobs_url: Option<&Stri
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if let Some(db) = db.as_table_mut() {
             db.remove("url");
-            db.insert("url_file".into(), toml::Value::String("secrets/database-url".into()));
+            db.insert(
+                "url_file".into(),
+                toml::Value::String("secrets/database-url".into()),
+            );
         }
     }
     if let Some(url) = blobs_url {
@@ -437,7 +462,13 @@ fn load_database(nexusd: &Path, dir: &Path, dump: &Path, backend: &str) -> Resul
             .map(|l| l.trim_start_matches("nexusd: "))
             .collect::<Vec<_>>()
             .join("\n");
-        return fail(1, format!("cannot load the database; nothing was restored: {}", message.trim()));
+        return fail(
+            1,
+            format!(
+                "cannot load the database; nothing was restored: {}",
+                message.trim()
+            ),
+        );
     }
     Ok(())
 }
