@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::fail;
 
@@ -60,4 +60,27 @@ pub fn on_path(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
+}
+
+/// Runs `nexusd ARGS… --log-level warn` for an operator command and returns its stdout; on
+/// failure, fails with exit code 1 and `what: <nexusd's message>`.
+pub fn run_nexusd(nexusd: &Path, args: &[&std::ffi::OsStr], what: &str) -> Result<Vec<u8>> {
+    let out = std::process::Command::new(nexusd)
+        .args(args)
+        .arg("--log-level")
+        .arg("warn")
+        .env_remove("NEXUS_CONFIG")
+        .env_remove("NEXUS_DATABASE_URL")
+        .output()
+        .with_context(|| format!("cannot run {}", nexusd.display()))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let message = stderr
+            .lines()
+            .map(|l| l.trim_start_matches("nexusd: "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        return fail(1, format!("{what}: {}", message.trim()));
+    }
+    Ok(out.stdout)
 }

@@ -50,10 +50,11 @@ struct AdminOut {
     email: String,
 }
 
-/// Removes the temporary directory unless provisioning completed.
-struct Staging {
-    path: PathBuf,
-    keep: bool,
+/// A directory being built next to its final place: removed when dropped unless `keep` was
+/// set (provisioning and restore completed).
+pub struct Staging {
+    pub path: PathBuf,
+    pub keep: bool,
 }
 
 impl Drop for Staging {

@@ -120,18 +120,7 @@ pub fn create(
     let known = rt.block_on(repo.load_index())?;
     let known: HashSet<ChunkId> = known.into_keys().collect();
 
-    let (tx, rx) = sync_channel::<(ChunkId, Vec<u8>)>(16);
-    let packer = {
-        let store = repo.store.clone();
-        let recipients = repo.recipients.clone();
-        let key = repo.key.clone();
-        let level = repo.config.zstd_level;
-        let rt = rt.clone();
-        let lock = lock.clone();
-        std::thread::Builder::new()
-            .name("backup-packer".into())
-            .spawn(move || pack_chunks(rx, store, recipients, key, level, rt, lock))?
-    };
+    let (tx, packer) = spawn_packer(repo, rt, &lock)?;
 
     let mut chunker = Chunker {
         key: &repo.key,
@@ -200,28 +189,19 @@ pub fn create(
 }
 
 fn dump_database(nexusd: &Path, state: &StateDir, out: &Path) -> Result<DumpInfo> {
-    let run = std::process::Command::new(nexusd)
-        .arg("dump")
-        .arg("--state-dir")
-        .arg(&state.root)
-        .arg("--out")
-        .arg(out)
-        .arg("--json")
-        .arg("--log-level")
-        .arg("warn")
-        .env_remove("NEXUS_CONFIG")
-        .output()
-        .with_context(|| format!("cannot run {}", nexusd.display()))?;
-    if !run.status.success() {
-        let stderr = String::from_utf8_lossy(&run.stderr);
-        let message = stderr
-            .lines()
-            .map(|l| l.trim_start_matches("nexusd: "))
-            .collect::<Vec<_>>()
-            .join("\n");
-        return fail(1, format!("cannot copy the database: {}", message.trim()));
-    }
-    serde_json::from_slice(&run.stdout).context("nexusd dump printed something unexpected")
+    let stdout = crate::daemons::run_nexusd(
+        nexusd,
+        &[
+            "dump".as_ref(),
+            "--state-dir".as_ref(),
+            state.root.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--json".as_ref(),
+        ],
+        "cannot copy the database",
+    )?;
+    serde_json::from_slice(&stdout).context("nexusd dump printed something unexpected")
 }
 
 fn push_file(items: &mut Vec<Item>, path: String, file: &Path) -> Result<()> {
@@ -286,7 +266,7 @@ struct Chunker<'a> {
     key: &'a RepoKey,
     params: repo::ChunkerParams,
     known: HashSet<ChunkId>,
-    tx: SyncSender<(ChunkId, Vec<u8>)>,
+    tx: ChunkSender,
     rt: &'a tokio::runtime::Handle,
     progress: &'a Progress,
 }
@@ -388,8 +368,34 @@ impl Read for StreamReader {
     }
 }
 
+/// Where the chunker sends the chunks the repository does not have yet.
+pub(super) type ChunkSender = SyncSender<(ChunkId, Vec<u8>)>;
+
+/// The packing thread, joined for the bytes it added.
+pub(super) type Packer = std::thread::JoinHandle<Result<u64>>;
+
+/// Starts the packing thread; chunks sent to it are stored, and joining it says how many
+/// bytes that added (or why storing failed).
+pub(super) fn spawn_packer(
+    repo: &Repo,
+    rt: &tokio::runtime::Handle,
+    lock: &super::lock::Held,
+) -> Result<(ChunkSender, Packer)> {
+    let (tx, rx) = sync_channel::<(ChunkId, Vec<u8>)>(16);
+    let store = repo.store.clone();
+    let recipients = repo.recipients.clone();
+    let key = repo.key.clone();
+    let level = repo.config.zstd_level;
+    let rt = rt.clone();
+    let lock = lock.clone();
+    let handle = std::thread::Builder::new()
+        .name("backup-packer".into())
+        .spawn(move || pack_chunks(rx, store, recipients, key, level, rt, lock))?;
+    Ok((tx, handle))
+}
+
 /// The packing thread: compress, gather, encrypt, upload. Returns the bytes it added.
-pub(super) fn pack_chunks(
+fn pack_chunks(
     rx: Receiver<(ChunkId, Vec<u8>)>,
     store: Arc<dyn ObjectStore>,
     recipients: Arc<Vec<Box<dyn age::Recipient + Send + Sync>>>,

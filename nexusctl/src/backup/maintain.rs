@@ -332,20 +332,7 @@ fn prune_locked(
         }
     }
     if !carry.is_empty() {
-        let (tx, rx) = std::sync::mpsc::sync_channel(16);
-        let packer = {
-            let store = repo.store.clone();
-            let recipients = repo.recipients.clone();
-            let key = repo.key.clone();
-            let level = repo.config.zstd_level;
-            let rt = rt.clone();
-            let held = held.clone();
-            std::thread::Builder::new()
-                .name("prune-packer".into())
-                .spawn(move || {
-                    super::create::pack_chunks(rx, store, recipients, key, level, rt, held)
-                })?
-        };
+        let (tx, packer) = super::create::spawn_packer(repo, rt, held)?;
         let mut sent = Ok(());
         for (id, loc) in &carry {
             match rt.block_on(reader.chunk(id, loc)) {

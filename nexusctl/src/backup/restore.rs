@@ -17,6 +17,7 @@ use super::crypto::{hex, unhex32};
 use super::progress::Progress;
 use super::repo::{self, Location, PackReader, Repo, Snapshot, TreeEntry};
 use crate::cli::fail;
+use crate::provision::Staging;
 
 pub struct Options<'a> {
     pub target: &'a Path,
@@ -37,20 +38,6 @@ pub struct Restored {
     pub blobs_url: String,
     pub secrets: bool,
     pub seconds: f64,
-}
-
-/// Removes the half-made state directory unless the restore completed.
-struct Staging {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
 }
 
 /// Loads the file list of a snapshot.
@@ -441,34 +428,18 @@ fn adjust_config(dir: &Path, database_url: Option<&str>, blobs_url: Option<&Stri
 }
 
 fn load_database(nexusd: &Path, dir: &Path, dump: &Path, backend: &str) -> Result<()> {
-    let out = std::process::Command::new(nexusd)
-        .arg("load")
-        .arg("--state-dir")
-        .arg(dir)
-        .arg("--from")
-        .arg(dump)
-        .arg("--backend")
-        .arg(backend)
-        .arg("--log-level")
-        .arg("warn")
-        .env_remove("NEXUS_CONFIG")
-        .env_remove("NEXUS_DATABASE_URL")
-        .output()
-        .with_context(|| format!("cannot run {}", nexusd.display()))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let message = stderr
-            .lines()
-            .map(|l| l.trim_start_matches("nexusd: "))
-            .collect::<Vec<_>>()
-            .join("\n");
-        return fail(
-            1,
-            format!(
-                "cannot load the database; nothing was restored: {}",
-                message.trim()
-            ),
-        );
-    }
+    crate::daemons::run_nexusd(
+        nexusd,
+        &[
+            "load".as_ref(),
+            "--state-dir".as_ref(),
+            dir.as_os_str(),
+            "--from".as_ref(),
+            dump.as_os_str(),
+            "--backend".as_ref(),
+            backend.as_ref(),
+        ],
+        "cannot load the database; nothing was restored",
+    )?;
     Ok(())
 }
