@@ -17,12 +17,12 @@
 # Needs restic and borgbackup (Debian packages; installed with apt-get when run as root).
 # Prints a Markdown results block on stdout; progress goes to stderr.
 #
-# Knobs: BENCH_SMALL=4000 BENCH_LARGE_MIB=256.
+# Knobs: BENCH_SMALL=4000 BENCH_LARGE_MIB=256 BENCH_BIN (the directory with nexusctl/nexusd).
 set -euo pipefail
 export LC_ALL=C
 
 TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/nexus/target}
-BIN=$TARGET/release
+BIN=${BENCH_BIN:-$TARGET/release}
 SMALL=${BENCH_SMALL:-4000}
 LARGE=${BENCH_LARGE_MIB:-256}
 CMDLINE="$( (env | grep -E '^BENCH_[A-Z_]+=' || true) | sort | tr '\n' ' ')bash $0${*:+ $*}"
@@ -152,7 +152,7 @@ done
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 echo "### Backup run $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
-echo "$(nproc) CPUs ($cpu), $(uname -r); nexusctl $("$BIN/nexusctl" --version | cut -d' ' -f2) (release), $(restic version | cut -d' ' -f1-2), $(borg --version)."
+echo "$(nproc) CPUs ($cpu), $(uname -r); nexusctl $("$BIN/nexusctl" --version | cut -d' ' -f2) from $BIN, $(restic version | cut -d' ' -f1-2), $(borg --version)."
 echo "Data: $(mib "$data_bytes") MiB ($SMALL small files, 2 × $LARGE MiB); change: 5% of small files, 5% of each large file, 1% new files. Command: \`$CMDLINE\`"
 echo
 echo "| | first backup | repository | incremental (5% changed) | repository growth | restore |"
