@@ -100,7 +100,7 @@ pub async fn verify(repo: &Repo, progress: &Progress) -> Result<VerifyReport> {
     progress.phase("checking the snapshots");
     for snap in repo.snapshots().await? {
         report.snapshots += 1;
-        match snapshot_chunks(repo, &map, &mut reader, &snap).await {
+        match snapshot_chunks(&map, &mut reader, &snap).await {
             Ok(chunks) => {
                 let missing = chunks
                     .iter()
@@ -134,7 +134,6 @@ fn mark_all(index: &PackIndex, bad: &mut HashSet<ChunkId>) {
 
 /// Every chunk a snapshot needs: its file list's and its files'.
 async fn snapshot_chunks(
-    repo: &Repo,
     map: &HashMap<ChunkId, repo::Location>,
     reader: &mut PackReader<'_>,
     snap: &Snapshot,
@@ -143,7 +142,7 @@ async fn snapshot_chunks(
     for c in &snap.tree {
         out.insert(unhex32(c).ok_or_else(|| anyhow!("snapshot {} is damaged", snap.id))?);
     }
-    for entry in super::restore::tree(repo, map, reader, snap).await? {
+    for entry in super::restore::tree(map, reader, snap).await? {
         for c in &entry.chunks {
             out.insert(unhex32(c).ok_or_else(|| anyhow!("snapshot {} is damaged", snap.id))?);
         }
@@ -272,7 +271,7 @@ fn prune_locked(
     for s in &snaps {
         if keep.contains(&s.id) {
             report.kept.push(s.id.clone());
-            used.extend(rt.block_on(snapshot_chunks(repo, &map, &mut reader, s))?);
+            used.extend(rt.block_on(snapshot_chunks(&map, &mut reader, s))?);
         } else {
             report.removed.push(s.id.clone());
         }

@@ -283,7 +283,7 @@ impl Repo {
         {
             save_local_key(dir, &config.id, &key)?;
         }
-        Self::assemble(store, display, config, key, &creds.passphrase, Vec::new())
+        Self::assemble(store, display, config, key, Vec::new())
     }
 
     pub async fn open(url: &str, creds: Credentials, access: Access) -> Result<Self> {
@@ -377,7 +377,7 @@ impl Repo {
                 "reading this repository's contents needs a recipient's identity: pass --identity FILE",
             );
         }
-        Self::assemble(store, display, config, key, &passphrase, identities)
+        Self::assemble(store, display, config, key, identities)
     }
 
     fn assemble(
@@ -385,7 +385,6 @@ impl Repo {
         url: String,
         config: RepoConfig,
         key: RepoKey,
-        _passphrase: &Option<SecretString>,
         identities: Vec<Box<dyn age::Identity>>,
     ) -> Result<Self> {
         let recipients = config

@@ -42,7 +42,6 @@ pub struct Restored {
 
 /// Loads the file list of a snapshot.
 pub async fn tree(
-    repo: &Repo,
     index: &std::collections::HashMap<super::crypto::ChunkId, Location>,
     reader: &mut PackReader<'_>,
     snap: &Snapshot,
@@ -58,7 +57,6 @@ pub async fn tree(
         })?;
         json.extend(reader.chunk(&id, loc).await?);
     }
-    let _ = repo;
     serde_json::from_slice(&json)
         .map_err(|e| anyhow!("the file list of snapshot {} is damaged: {e}", snap.id))
 }
@@ -93,7 +91,7 @@ pub async fn restore(repo: &Repo, opts: &Options<'_>, progress: &Progress) -> Re
     progress.phase("reading the snapshot");
     let index = repo.load_index().await?;
     let mut reader = PackReader::new(repo);
-    let entries = tree(repo, &index, &mut reader, &snap).await?;
+    let entries = tree(&index, &mut reader, &snap).await?;
 
     let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
         return fail(
