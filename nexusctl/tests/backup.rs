@@ -148,7 +148,23 @@ fn online_backup_restores_a_byte_identical_instance() {
     common::hit(&url, 3);
     writer.join().unwrap();
 
-    // Quiet now: a second snapshot is compared with the live database row by row.
+    // Quiet now (once the daemon has dispatched the events of those users, which it marks
+    // in the outbox a moment later): a second snapshot is compared with the live database
+    // row by row.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pending = std::process::Command::new("sqlite3")
+            .arg("-readonly")
+            .arg(dir.join("nexus.db"))
+            .arg("SELECT count(*) FROM nexus_outbox WHERE dispatched_at IS NULL")
+            .output()
+            .unwrap();
+        if text(&pending.stdout).trim() == "0" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the outbox was never dispatched");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let before = sql_dump(&dir.join("nexus.db"));
     let second = nexusctl()
         .args([
