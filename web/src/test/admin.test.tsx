@@ -470,7 +470,8 @@ describe('branding', () => {
     expect(logo.getAttribute('src')).toBe('/api/org/logo');
     expect(logo.getAttribute('alt')).toBe('Acme Ltd');
     const style = document.documentElement.style;
-    expect(style.getPropertyValue('--nx-color-primary')).toBe('#0b7285');
+    // Set by a passive effect, which may run just after the logo is on screen.
+    await waitFor(() => expect(style.getPropertyValue('--nx-color-primary')).toBe('#0b7285'));
     expect(style.getPropertyValue('--nx-color-on-primary')).toBe('#ffffff');
     expect(style.getPropertyValue('--nx-color-primary-soft')).toContain('#0b7285');
 
@@ -495,6 +496,9 @@ describe('branding', () => {
     });
     renderApp('/');
     await screen.findByTestId('launcher');
-    expect(document.documentElement.style.getPropertyValue('--nx-color-on-primary')).toBe('#111418');
+    // The tokens are set by an effect, which may run after the launcher is first on screen.
+    await waitFor(() =>
+      expect(document.documentElement.style.getPropertyValue('--nx-color-on-primary')).toBe('#111418'),
+    );
   });
 });
