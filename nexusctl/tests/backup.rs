@@ -378,6 +378,7 @@ fn a_killed_backup_leaves_a_valid_repository_and_the_next_one_resumes() {
             random_bytes(24 * 1024 * 1024, 100 + i),
         )
         .unwrap();
+        set_mtime(&org.join(format!("part{i}.bin")), 3600);
     }
     // Recipients: this machine writes backups it cannot read.
     let identity = age::x25519::Identity::generate();
@@ -470,9 +471,28 @@ fn a_killed_backup_leaves_a_valid_repository_and_the_next_one_resumes() {
         blob_files(&dir.join("blobs"))
     );
 
+    // Unchanged files are not read again (the files cache), a changed one is, even with its
+    // size kept and its mtime set back.
+    let second = run(&["--state-dir", d, "backup", "create", "--repo", r, "--json"]);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    let snap: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert!(
+        snap["read_bytes"].as_u64().unwrap() < 4 * 1024 * 1024,
+        "only the database copy and the config were read: {snap}"
+    );
+    let changed = org.join("part0.bin");
+    std::fs::write(&changed, random_bytes(24 * 1024 * 1024, 999)).unwrap();
+    set_mtime(&changed, 7200);
+    let third = run(&["--state-dir", d, "backup", "create", "--repo", r, "--json"]);
+    assert!(third.status.success(), "{}", text(&third.stderr));
+    let snap: serde_json::Value = serde_json::from_slice(&third.stdout).unwrap();
+    let read = snap["read_bytes"].as_u64().unwrap();
+    assert!(
+        (24 * 1024 * 1024..30 * 1024 * 1024).contains(&read),
+        "the changed file, and only it, was read: {snap}"
+    );
+
     // Prune keeps what the policy says and frees what only the others used.
-    let second = run(&["--state-dir", d, "backup", "create", "--repo", r]);
-    assert!(second.status.success());
     let none = run(&["backup", "prune", "--repo", r, "--identity", id]);
     assert_eq!(
         none.status.code(),
@@ -492,7 +512,7 @@ fn a_killed_backup_leaves_a_valid_repository_and_the_next_one_resumes() {
     ]);
     assert!(pruned.status.success(), "{}", text(&pruned.stderr));
     let report: serde_json::Value = serde_json::from_slice(&pruned.stdout).unwrap();
-    assert_eq!(report["removed"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["removed"].as_array().unwrap().len(), 2, "{report}");
     let verify = run(&["backup", "verify", "--repo", r, "--identity", id]);
     assert!(
         verify.status.success(),
@@ -500,4 +520,27 @@ fn a_killed_backup_leaves_a_valid_repository_and_the_next_one_resumes() {
         text(&verify.stdout),
         text(&verify.stderr)
     );
+    // The kept snapshot, mostly taken from the files cache, restores every byte.
+    let again = tmp.path().join("restored-again");
+    let ok = run(&[
+        "--state-dir",
+        again.to_str().unwrap(),
+        "restore",
+        "--repo",
+        r,
+        "--identity",
+        id,
+    ]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert_eq!(
+        blob_files(&again.join("blobs")),
+        blob_files(&dir.join("blobs"))
+    );
+}
+
+/// Sets a file's modification time `secs_ago` seconds into the past.
+fn set_mtime(path: &Path, secs_ago: u64) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(secs_ago))
+        .unwrap();
 }

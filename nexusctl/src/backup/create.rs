@@ -21,6 +21,7 @@ use object_store::{GetResultPayload, ObjectStore, ObjectStoreExt};
 use serde::Deserialize;
 
 use super::crypto::{ChunkId, RepoKey, hex};
+use super::files_cache::{FilesCache, Stamp};
 use super::progress::Progress;
 use super::repo::{self, IndexEntry, Location, PackIndex, Repo, Snapshot, TreeEntry};
 use crate::cli::fail;
@@ -48,6 +49,8 @@ struct Item {
     source: Source,
     size: u64,
     mode: u32,
+    /// What identifies this version of the file for the files cache (none: always read).
+    stamp: Option<Stamp>,
 }
 
 /// Removes the working directory (with the database copy) however the backup ends.
@@ -98,8 +101,15 @@ pub fn create(
     let info = dump_database(nexusd, state, &dump_file)?;
 
     progress.phase("listing the files");
+    // Loaded (and its clock read) before anything is listed: see files_cache.rs.
+    let cache = FilesCache::load(&state.root, &repo.config.id);
     let mut items = Vec::new();
-    push_file(&mut items, "state/config.toml".to_owned(), &state.config())?;
+    push_file(
+        &mut items,
+        "state/config.toml".to_owned(),
+        &state.config(),
+        true,
+    )?;
     if include_secrets {
         let secrets = state.root.join("secrets");
         if secrets.is_dir() {
@@ -111,7 +121,8 @@ pub fn create(
     } else {
         "database/nexus.sqlite"
     };
-    push_file(&mut items, db_name.to_owned(), &dump_file)?;
+    // A fresh copy every time: never skipped by the files cache.
+    push_file(&mut items, db_name.to_owned(), &dump_file, false)?;
     rt.block_on(list_blobs(&info.blobs_url, &mut items))?;
 
     let total: u64 = items.iter().map(|i| i.size).sum();
@@ -129,6 +140,8 @@ pub fn create(
         tx,
         rt,
         progress,
+        cache,
+        read_bytes: 0,
     };
     let mut tree = Vec::with_capacity(items.len());
     let mut read_result = Ok(());
@@ -151,7 +164,9 @@ pub fn create(
         }
         Err(e) => Err(e),
     };
-    drop(chunker);
+    let cache = chunker.cache;
+    let read_bytes = chunker.read_bytes;
+    drop(chunker.tx);
     let packed = packer
         .join()
         .map_err(|_| anyhow!("the backup's packing thread failed"))?;
@@ -174,14 +189,19 @@ pub fn create(
         files,
         bytes,
         added_bytes,
+        read_bytes,
     };
     rt.block_on(repo.write_snapshot(&snap))?;
     rt.block_on(super::lock::release(repo, &lock));
+    if let Err(e) = cache.save() {
+        progress.note(&format!("{e:#}; the next backup reads every file again"));
+    }
     progress.finish(&format!(
-        "snapshot {} saved: {} files, {} read, {} added, in {:.1} s",
+        "snapshot {} saved: {} files, {} ({} read, the rest unchanged), {} added, in {:.1} s",
         snap.id,
         snap.files,
         super::progress::size(bytes),
+        super::progress::size(read_bytes),
         super::progress::size(added_bytes),
         started.elapsed().as_secs_f64()
     ));
@@ -204,7 +224,7 @@ fn dump_database(nexusd: &Path, state: &StateDir, out: &Path) -> Result<DumpInfo
     serde_json::from_slice(&stdout).context("nexusd dump printed something unexpected")
 }
 
-fn push_file(items: &mut Vec<Item>, path: String, file: &Path) -> Result<()> {
+fn push_file(items: &mut Vec<Item>, path: String, file: &Path, cacheable: bool) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let meta =
         std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -213,6 +233,7 @@ fn push_file(items: &mut Vec<Item>, path: String, file: &Path) -> Result<()> {
         source: Source::File(file.to_owned()),
         size: meta.len(),
         mode: meta.permissions().mode() & 0o777,
+        stamp: cacheable.then(|| Stamp::of_file(&meta)),
     });
     Ok(())
 }
@@ -229,7 +250,7 @@ fn walk(dir: &Path, prefix: &str, items: &mut Vec<Item>) -> Result<()> {
         if ft.is_dir() {
             walk(&e.path(), &path, items)?;
         } else if ft.is_file() {
-            push_file(items, path, &e.path())?;
+            push_file(items, path, &e.path(), true)?;
         }
     }
     Ok(())
@@ -254,6 +275,7 @@ async fn list_blobs(url: &str, items: &mut Vec<Item>) -> Result<()> {
     for m in metas {
         items.push(Item {
             path: format!("blobs/{}", m.location),
+            stamp: Some(Stamp::of_object(&m)),
             source: Source::Object(store.clone(), m.location),
             size: m.size,
             mode: 0,
@@ -269,11 +291,33 @@ struct Chunker<'a> {
     tx: ChunkSender,
     rt: &'a tokio::runtime::Handle,
     progress: &'a Progress,
+    cache: FilesCache,
+    /// Bytes read (not taken from the files cache).
+    read_bytes: u64,
 }
 
 impl Chunker<'_> {
-    /// Reads one file into chunks; `None` for a blob deleted since it was listed.
+    /// One file's entry: from the files cache when it has not changed since the last backup,
+    /// else read into chunks; `None` for a blob deleted since it was listed.
     fn file(&mut self, item: &Item) -> Result<Option<TreeEntry>> {
+        if let Some(stamp) = &item.stamp
+            && let Some(entry) = self.cache.lookup(&item.path, stamp, item.mode, &self.known)
+        {
+            self.progress.inc(item.size);
+            self.cache.remember(&entry, stamp);
+            return Ok(Some(entry));
+        }
+        let entry = self.read_file(item)?;
+        if let Some(entry) = &entry {
+            self.read_bytes += entry.size;
+            if let Some(stamp) = &item.stamp {
+                self.cache.remember(entry, stamp);
+            }
+        }
+        Ok(entry)
+    }
+
+    fn read_file(&mut self, item: &Item) -> Result<Option<TreeEntry>> {
         let reader: Box<dyn Read> = match &item.source {
             Source::File(p) => Box::new(
                 std::fs::File::open(p).with_context(|| format!("cannot read {}", p.display()))?,

@@ -7,6 +7,7 @@
 
 mod create;
 mod crypto;
+mod files_cache;
 mod lock;
 mod maintain;
 mod progress;

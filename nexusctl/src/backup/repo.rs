@@ -150,6 +150,10 @@ pub struct Snapshot {
     pub bytes: u64,
     /// Bytes this backup added to the repository (after deduplication and compression).
     pub added_bytes: u64,
+    /// Bytes this backup read; the rest it took from the files cache, unchanged since the
+    /// previous backup.
+    #[serde(default)]
+    pub read_bytes: u64,
 }
 
 /// One file of a snapshot.
