@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use crate::{backup, daemons, logs, provision, state::StateDir, status, supervisor, top};
+use crate::{backup, control, daemons, logs, provision, state::StateDir, status, supervisor, top};
 
 /// Operate NEXUS: provision an instance, run it, and see how it is doing.
 ///
@@ -40,6 +40,14 @@ pub enum Command {
     },
     /// Stop an instance started with `nexusctl up` (sends it SIGTERM and waits).
     Stop,
+    /// Restart one service gracefully (under `nexusctl up` its supervisor does it; on a
+    /// systemd host, systemd) and wait until it is ready again.
+    ///
+    /// Example: `nexusctl restart web`.
+    Restart {
+        /// The service (daemon): web.
+        service: String,
+    },
     /// Every few seconds, a line per running daemon: requests and errors per second,
     /// latency p50/p99, requests in flight, CPU, memory and database pool use since the
     /// last line. Ctrl-C ends it.
@@ -216,6 +224,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit(f) => forward(&dir, "audit", &f.args),
         Command::Keys(f) => forward(&dir, "keys", &f.args),
         Command::Stop => supervisor::stop(&dir),
+        Command::Restart { service } => control::restart(&dir, &service),
         Command::Top { interval, count } => top::run(&dir, interval, count),
         Command::Logs {
             service,

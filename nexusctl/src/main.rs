@@ -3,6 +3,7 @@
 mod admin_client;
 mod backup;
 mod cli;
+mod control;
 mod daemons;
 mod logs;
 mod metrics;

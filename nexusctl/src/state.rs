@@ -78,6 +78,11 @@ impl StateDir {
         self.run_dir().join(format!("{daemon}.sock"))
     }
 
+    /// Where a running `nexusctl up` takes requests (`restart SERVICE`).
+    pub fn control_socket(&self) -> PathBuf {
+        self.run_dir().join("supervisor.sock")
+    }
+
     pub fn notify_socket(&self, daemon: &str) -> PathBuf {
         self.run_dir().join(format!("{daemon}.notify"))
     }

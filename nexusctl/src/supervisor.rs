@@ -64,6 +64,8 @@ enum Event {
     Ready {
         name: &'static str,
         pid: u32,
+        /// Restart requests to answer once the record says it is running.
+        answer: Vec<RestartReply>,
     },
     Exited {
         name: &'static str,
@@ -81,7 +83,14 @@ enum Event {
     Stopped {
         name: &'static str,
     },
+    /// An operator asked for a restart (`nexusctl restart`, the dashboard): not a crash.
+    RestartRequested {
+        name: &'static str,
+    },
 }
+
+/// A restart request: answered once the daemon is ready again, or with why it is not.
+type RestartReply = tokio::sync::oneshot::Sender<Result<(), String>>;
 
 pub fn up(
     dir: &StateDir,
@@ -156,7 +165,10 @@ async fn supervise(
     let (trigger, token) = tokio_util_lite::pair();
     let (tx, mut rx) = mpsc::channel::<Event>(64);
     let mut tasks = Vec::new();
+    let mut restarters = std::collections::HashMap::new();
     for spec in DAEMONS {
+        let (restart_tx, restart_rx) = mpsc::channel::<RestartReply>(4);
+        restarters.insert(spec.name, restart_tx);
         let d = Daemon {
             spec: *spec,
             nexusd: nexusd.to_path_buf(),
@@ -177,9 +189,16 @@ async fn supervise(
                 }
             },
         };
-        tasks.push(tokio::spawn(d.run(tx.clone(), token.clone())));
+        tasks.push(tokio::spawn(d.run(tx.clone(), token.clone(), restart_rx)));
     }
     drop(tx);
+    // The control socket: `nexusctl restart` and the dashboard ask for restarts here.
+    match control_listener(&dir.control_socket()) {
+        Ok(listener) => {
+            tokio::spawn(serve_control(listener, restarters, token.clone()));
+        }
+        Err(e) => eprintln!("nexusctl: {e:#}; `nexusctl restart` will not reach this instance"),
+    }
 
     let mut pending_ready: usize = DAEMONS.len();
     let mut exit = ExitCode::SUCCESS;
@@ -201,7 +220,7 @@ async fn supervise(
             ev = rx.recv() => {
                 let Some(ev) = ev else { break };
                 match ev {
-                    Event::Ready { name, pid } => {
+                    Event::Ready { name, pid, answer } => {
                         update(&mut record, name, |d| { d.state = DaemonState::Running; d.pid = Some(pid); });
                         // The daemon knows the address it bound (port 0 picks a free one).
                         if DAEMONS.iter().any(|d| d.name == name && d.public)
@@ -209,9 +228,13 @@ async fn supervise(
                         {
                             record.url = bound;
                         }
-                        // Written before the ready line: whoever reads that line and then
-                        // asks `nexusctl status` must find the same state.
+                        // Written before the ready line (and the answer to a restart):
+                        // whoever reads it and then asks `nexusctl status` must find the
+                        // same state.
                         let _ = dir.write_record(&record);
+                        for a in answer {
+                            let _ = a.send(Ok(()));
+                        }
                         if pending_ready > 0 {
                             pending_ready -= 1;
                             if pending_ready == 0 {
@@ -251,6 +274,10 @@ async fn supervise(
                     Event::Stopped { name } => {
                         update(&mut record, name, |d| { d.state = DaemonState::Stopped; d.pid = None; });
                     }
+                    Event::RestartRequested { name } => {
+                        eprintln!("nexusctl: restarting {name} as asked");
+                        update(&mut record, name, |d| d.state = DaemonState::Restarting);
+                    }
                 }
                 let _ = dir.write_record(&record);
             }
@@ -259,6 +286,7 @@ async fn supervise(
     for t in tasks {
         let _ = t.await;
     }
+    let _ = std::fs::remove_file(dir.control_socket());
     for d in &mut record.daemons {
         if d.state != DaemonState::Failed {
             d.state = DaemonState::Stopped;
@@ -326,15 +354,25 @@ struct Daemon {
 
 impl Daemon {
     /// Runs the daemon until `stop` fires, restarting it after crashes.
-    async fn run(self, tx: mpsc::Sender<Event>, mut stop: Token) {
+    async fn run(
+        self,
+        tx: mpsc::Sender<Event>,
+        mut stop: Token,
+        mut restarts: mpsc::Receiver<RestartReply>,
+    ) {
         let name = self.spec.name;
         let mut crashes: VecDeque<Instant> = VecDeque::new();
         let mut attempt = 0u32;
         let mut ever_ready = false;
+        // Whoever asked for the restart in progress, told once the daemon is ready again.
+        let mut waiting: Vec<RestartReply> = Vec::new();
         loop {
             let (mut child, notify) = match self.spawn() {
                 Ok(x) => x,
                 Err(e) => {
+                    for w in waiting.drain(..) {
+                        let _ = w.send(Err(format!("{e:#}")));
+                    }
                     let _ = tx
                         .send(Event::GaveUp {
                             name,
@@ -358,24 +396,50 @@ impl Daemon {
                             if !ready && msg.lines().any(|l| l == "READY=1") {
                                 ready = true;
                                 ever_ready = true;
-                                let _ = tx.send(Event::Ready { name, pid }).await;
+                                let answer = std::mem::take(&mut waiting);
+                                let _ = tx.send(Event::Ready { name, pid, answer }).await;
                             }
                         }
                     }
                     _ = &mut deadline, if !ready => {
-                        let _ = tx.send(Event::GaveUp { name, why: format!("not ready after {} s", READY_TIMEOUT.as_secs()) }).await;
+                        let why = format!("not ready after {} s", READY_TIMEOUT.as_secs());
+                        for w in waiting.drain(..) {
+                            let _ = w.send(Err(why.clone()));
+                        }
+                        let _ = tx.send(Event::GaveUp { name, why }).await;
                         terminate(&mut child, pid).await;
                         return;
                     }
                     _ = stop.fired() => {
+                        for w in waiting.drain(..) {
+                            let _ = w.send(Err("NEXUS is stopping".to_owned()));
+                        }
                         terminate(&mut child, pid).await;
                         let _ = std::fs::remove_file(&self.notify_socket);
                         let _ = tx.send(Event::Stopped { name }).await;
                         return;
                     }
+                    Some(reply) = restarts.recv() => {
+                        waiting.push(reply);
+                        if ready {
+                            // Stopped gracefully and started again at once: not a crash.
+                            let _ = tx.send(Event::RestartRequested { name }).await;
+                            terminate(&mut child, pid).await;
+                            break None;
+                        }
+                        // Still starting: answered when it is ready.
+                    }
                 }
             };
             let _ = std::fs::remove_file(&self.notify_socket);
+            if status.is_none() && !waiting.is_empty() {
+                continue;
+            }
+            for w in waiting.drain(..) {
+                let _ = w.send(Err(format!(
+                    "{name} exited before it was ready; see `nexusctl logs {name}`"
+                )));
+            }
             let code = status.and_then(|s| s.code());
             let _ = tx
                 .send(Event::Exited {
@@ -475,6 +539,74 @@ impl Daemon {
             }
         }
         Ok((child, notify))
+    }
+}
+
+/// Binds the supervisor's control socket, readable by its owner only.
+fn control_listener(path: &Path) -> Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::remove_file(path);
+    let listener = tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("cannot create the control socket {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot restrict {}", path.display()))?;
+    Ok(listener)
+}
+
+/// Answers control requests, one line each: `restart SERVICE` → `ok` once it is ready
+/// again, or `error MESSAGE`.
+async fn serve_control(
+    listener: tokio::net::UnixListener,
+    restarters: std::collections::HashMap<&'static str, mpsc::Sender<RestartReply>>,
+    mut stop: Token,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let restarters = std::sync::Arc::new(restarters);
+    loop {
+        let stream = tokio::select! {
+            s = listener.accept() => match s {
+                Ok((s, _)) => s,
+                Err(_) => continue,
+            },
+            _ = stop.fired() => return,
+        };
+        let restarters = restarters.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut line = String::new();
+            let mut reader = BufReader::new(read.take(1024));
+            if reader.read_line(&mut line).await.is_err() {
+                return;
+            }
+            let answer = match line.trim().split_once(' ') {
+                Some(("restart", service)) => match restarters.get(service) {
+                    Some(tx) => {
+                        let (reply, answer) = tokio::sync::oneshot::channel();
+                        if tx.send(reply).await.is_err() {
+                            Err(format!("{service} is not running"))
+                        } else {
+                            answer
+                                .await
+                                .unwrap_or_else(|_| Err(format!("{service} is not running")))
+                        }
+                    }
+                    None => Err(format!(
+                        "no service `{service}`; the services are: {}",
+                        DAEMONS
+                            .iter()
+                            .map(|d| d.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                },
+                _ => Err("unknown request; expected `restart SERVICE`".to_owned()),
+            };
+            let text = match answer {
+                Ok(()) => "ok\n".to_owned(),
+                Err(e) => format!("error {}\n", e.replace('\n', " ")),
+            };
+            let _ = write.write_all(text.as_bytes()).await;
+        });
     }
 }
 

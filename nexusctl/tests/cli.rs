@@ -209,11 +209,39 @@ fn up_status_crash_restart_and_stop() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
+    // A restart on request: graceful, answered once ready again, and not counted as a crash.
+    let before = status_json(&dir)["daemons"][0]["pid"].as_u64().unwrap();
+    let d = dir.to_str().unwrap();
+    let restarted = run(&["restart", "web", "--state-dir", d]);
+    assert!(restarted.status.success(), "{}", text(&restarted.stderr));
+    assert!(text(&restarted.stdout).contains("web restarted and ready"));
+    let s = status_json(&dir);
+    let web = &s["daemons"][0];
+    assert_eq!(web["state"], "running", "{s}");
+    assert_eq!(web["restarts"], 1, "{s}");
+    assert_ne!(web["pid"].as_u64(), Some(before));
+    // (Port 0: each start picks a free port; the status has the one it got now.)
+    let now = s["url"].as_str().unwrap().trim_start_matches("http://");
+    assert!(
+        std::net::TcpStream::connect(now.trim_end_matches('/')).is_ok(),
+        "serving again: {s}"
+    );
+    let unknown = run(&["restart", "mail", "--state-dir", d]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("the services are: web"));
+
     let (code, took) = up.terminate();
     assert_eq!(code, Some(0));
     assert!(took < Duration::from_secs(10), "stopped in {took:?}");
     let s = status_json(&dir);
     assert_eq!(s["daemons"][0]["state"], "stopped");
+    let not_running = run(&["restart", "web", "--state-dir", d]);
+    assert_eq!(
+        not_running.status.code(),
+        Some(3),
+        "{}",
+        text(&not_running.stderr)
+    );
     assert!(!dir.join("run/web.sock").exists(), "admin socket removed");
 
     // The second run reuses the instance and prints no password.
