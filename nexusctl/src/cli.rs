@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use crate::{backup, control, daemons, logs, provision, state::StateDir, status, supervisor, top};
+use crate::{
+    alerts, backup, control, daemons, logs, provision, state::StateDir, status, supervisor, top,
+};
 
 /// Operate NEXUS: provision an instance, run it, and see how it is doing.
 ///
@@ -40,6 +42,17 @@ pub enum Command {
     },
     /// Stop an instance started with `nexusctl up` (sends it SIGTERM and waits).
     Stop,
+    /// Evaluate the alerts now and list them, most severe first: services down, unhealthy
+    /// or restarting, a full disk, certificates about to expire, failed or overdue backups,
+    /// error spikes (settings: <state dir>/alerts.toml). `nexusctl up` evaluates them every
+    /// 15 s and prints each new one.
+    ///
+    /// Example: `nexusctl alerts` or `nexusctl alerts --json`.
+    Alerts {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Restart one service gracefully (under `nexusctl up` its supervisor does it; on a
     /// systemd host, systemd) and wait until it is ready again.
     ///
@@ -67,7 +80,7 @@ pub enum Command {
     ///
     /// Example: `nexusctl logs web -n 50 --follow`.
     Logs {
-        /// The service (daemon): web.
+        /// The service: web, or backup (the scheduled backups `nexusctl up` ran).
         service: Option<String>,
         /// How many of the last lines to print.
         #[arg(short = 'n', long, default_value_t = 100, value_name = "N")]
@@ -225,6 +238,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keys(f) => forward(&dir, "keys", &f.args),
         Command::Stop => supervisor::stop(&dir),
         Command::Restart { service } => control::restart(&dir, &service),
+        Command::Alerts { json } => alerts::run(&dir, json),
         Command::Top { interval, count } => top::run(&dir, interval, count),
         Command::Logs {
             service,

@@ -130,7 +130,8 @@ pub fn pump(
 
 /// `nexusctl logs [SERVICE] [-n N] [--follow]`.
 pub fn show(dir: &StateDir, service: Option<&str>, lines: usize, follow: bool) -> Result<ExitCode> {
-    let names: Vec<&str> = DAEMONS.iter().map(|d| d.name).collect();
+    // The daemons, and the scheduled backups `nexusctl up` runs.
+    let names: Vec<&str> = DAEMONS.iter().map(|d| d.name).chain(["backup"]).collect();
     let chosen: Vec<&str> = match service {
         Some(s) if names.contains(&s) => vec![s],
         Some(s) => {

@@ -1,10 +1,12 @@
 //! `nexusctl`: provision, run, inspect and control NEXUS.
 
 mod admin_client;
+mod alerts;
 mod backup;
 mod cli;
 mod control;
 mod daemons;
+mod jobs;
 mod logs;
 mod metrics;
 mod provision;

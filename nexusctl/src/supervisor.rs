@@ -20,7 +20,7 @@ use nix::unistd::Pid;
 use tokio::net::UnixDatagram;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
-use tokio_util_lite::Token;
+pub use tokio_util_lite::Token;
 
 use crate::cli::fail;
 use crate::daemons::{DAEMONS, DaemonSpec};
@@ -192,6 +192,15 @@ async fn supervise(
         tasks.push(tokio::spawn(d.run(tx.clone(), token.clone(), restart_rx)));
     }
     drop(tx);
+    tasks.push(tokio::spawn(crate::jobs::backups(
+        dir.clone(),
+        nexusd.to_path_buf(),
+        token.clone(),
+    )));
+    tasks.push(tokio::spawn(crate::jobs::alerts(
+        dir.clone(),
+        token.clone(),
+    )));
     // The control socket: `nexusctl restart` and the dashboard ask for restarts here.
     match control_listener(&dir.control_socket()) {
         Ok(listener) => {

@@ -13,6 +13,7 @@ mod maintain;
 mod progress;
 mod repo;
 mod restore;
+pub mod schedule;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -112,6 +113,65 @@ pub enum BackupCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Back up on a schedule: `nexusctl up` runs `backup run` when it is due, and on a
+    /// systemd host a timer (nexus-backup.timer) does. A failed or overdue backup is an
+    /// alert (`nexusctl alerts`). Without options, shows the schedule.
+    ///
+    /// Example: `nexusctl backup schedule --repo /mnt/backup/nexus --passphrase-file
+    /// /root/nexus-backup.pass --at 02:30 --keep-daily 7 --keep-weekly 4 --keep-monthly 12`.
+    Schedule(ScheduleArgs),
+    /// Run the scheduled backup now: create a snapshot, then prune by the schedule's
+    /// policy. This is what the schedule runs.
+    Run {
+        /// Print nothing but errors.
+        #[arg(short, long)]
+        quiet: bool,
+        /// The nexusd binary [default: next to nexusctl, then $PATH].
+        #[arg(long, env = "NEXUSD", value_name = "PATH")]
+        nexusd: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// The repository (made with `backup init`).
+    #[arg(long, env = "NEXUS_BACKUP_REPO", value_name = "URL")]
+    pub repo: Option<String>,
+    /// The repository's passphrase file (not needed for a repository encrypted to
+    /// recipients).
+    #[arg(long, env = "NEXUS_BACKUP_PASSPHRASE_FILE", value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Back up every this long: 30m, 6h, 1d.
+    #[arg(long, value_name = "INTERVAL", value_parser = schedule::parse_every, conflicts_with = "at")]
+    pub every: Option<u64>,
+    /// Back up daily at this local time, HH:MM [default: 02:30 when --every is not given].
+    #[arg(long, value_name = "HH:MM", value_parser = parse_at_text)]
+    pub at: Option<String>,
+    /// Also back up secrets/.
+    #[arg(long)]
+    pub include_secrets: bool,
+    /// After each backup, keep the newest N snapshots…
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_last: u32,
+    /// …the newest of each of the last N days…
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_daily: u32,
+    /// …of the last N weeks…
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_weekly: u32,
+    /// …and of the last N months, and prune the rest (none: never prune).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_monthly: u32,
+    /// Stop backing up on a schedule.
+    #[arg(long, conflicts_with_all = ["repo", "every", "at"])]
+    pub off: bool,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_at_text(text: &str) -> Result<String, String> {
+    schedule::parse_at(text).map(|t| t.format("%H:%M").to_string())
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +222,11 @@ fn local_keys_dir(state: &StateDir) -> PathBuf {
     state.root.join("secrets").join("backup")
 }
 
+/// A byte count in words: `12.3 MiB`.
+pub fn size_text(bytes: u64) -> String {
+    progress::size(bytes)
+}
+
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
@@ -206,11 +271,43 @@ pub fn run(state: &StateDir, cmd: BackupCommand) -> Result<ExitCode> {
         } => {
             let nexusd = crate::daemons::find_nexusd(nexusd.as_deref())?;
             let progress = Progress::new(Mode::choose(repo.json, repo.quiet));
-            let creds = credentials(&repo, Some(state))?;
-            let r = rt.block_on(Repo::open(&repo.repo, creds, Access::Write))?;
-            let snap = create::create(&r, rt.handle(), state, &nexusd, include_secrets, &progress)?;
+            let snap = create_recorded(state, &rt, &repo, &nexusd, include_secrets, &progress)?;
             if repo.json {
                 print_json(&snap)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BackupCommand::Schedule(args) => set_schedule(state, &rt, args),
+        BackupCommand::Run { quiet, nexusd } => {
+            let Some(sched) = schedule::load(state)? else {
+                return crate::cli::fail(
+                    2,
+                    "no backup is scheduled: set one with `nexusctl backup schedule --repo …`",
+                );
+            };
+            let nexusd = crate::daemons::find_nexusd(nexusd.as_deref())?;
+            let repo = RepoArgs {
+                repo: sched.repo.clone(),
+                passphrase_file: sched.passphrase_file.clone(),
+                identity: None,
+                json: false,
+                quiet,
+            };
+            let progress = Progress::new(Mode::choose(false, quiet));
+            create_recorded(state, &rt, &repo, &nexusd, sched.include_secrets, &progress)?;
+            let policy = sched.policy();
+            if !policy.is_empty() {
+                let creds = credentials(&repo, Some(state))?;
+                let r = rt.block_on(Repo::open(&repo.repo, creds, Access::Read))?;
+                let report = maintain::prune(&r, rt.handle(), policy, false, &progress)?;
+                if !quiet {
+                    println!(
+                        "pruned: kept {} snapshots, removed {}, {} freed",
+                        report.kept.len(),
+                        report.removed.len(),
+                        progress::size(report.bytes_freed)
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -322,6 +419,163 @@ pub fn run(state: &StateDir, cmd: BackupCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `backup create`, with its outcome recorded for the alerts (and the dashboard).
+fn create_recorded(
+    state: &StateDir,
+    rt: &tokio::runtime::Runtime,
+    repo: &RepoArgs,
+    nexusd: &std::path::Path,
+    include_secrets: bool,
+    progress: &Progress,
+) -> Result<repo::Snapshot> {
+    let started = chrono::Utc::now().timestamp();
+    let result = (|| {
+        let creds = credentials(repo, Some(state))?;
+        let r = rt.block_on(Repo::open(&repo.repo, creds, Access::Write))?;
+        create::create(&r, rt.handle(), state, nexusd, include_secrets, progress)
+    })();
+    // Only an instance that exists has a status to keep.
+    if state.is_provisioned() {
+        let attempt = schedule::Attempt {
+            started,
+            finished: chrono::Utc::now().timestamp(),
+            ok: result.is_ok(),
+            repo: repo.repo.clone(),
+            snapshot: result.as_ref().ok().map(|s| s.id.clone()),
+            error: result.as_ref().err().map(|e| format!("{e:#}")),
+            bytes: result.as_ref().map_or(0, |s| s.bytes),
+            added_bytes: result.as_ref().map_or(0, |s| s.added_bytes),
+        };
+        if let Err(e) = schedule::record(state, attempt) {
+            eprintln!("nexusctl: {e:#}; the alerts will not know of this backup");
+        }
+    }
+    result
+}
+
+fn set_schedule(
+    state: &StateDir,
+    rt: &tokio::runtime::Runtime,
+    args: ScheduleArgs,
+) -> Result<ExitCode> {
+    if !state.is_provisioned() {
+        return crate::cli::fail(
+            2,
+            format!(
+                "{} has no config.toml: there is no instance to back up",
+                state.root.display()
+            ),
+        );
+    }
+    if args.off {
+        let removed = schedule::remove(state)?;
+        let systemd = schedule::apply_systemd(None, &state.root)?;
+        if !args.json {
+            println!(
+                "{}{}",
+                if removed {
+                    "backups are no longer scheduled"
+                } else {
+                    "no backup was scheduled"
+                },
+                if systemd {
+                    " (nexus-backup.timer removed)"
+                } else {
+                    ""
+                }
+            );
+        } else {
+            print_json(&serde_json::json!({ "scheduled": false }))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(repo_url) = args.repo.clone() else {
+        // No repository given: show the schedule.
+        let sched = schedule::load(state)?;
+        let status = schedule::status(state);
+        if args.json {
+            print_json(&serde_json::json!({
+                "schedule": sched,
+                "next_run": sched.as_ref().map(|s| s.next_run(status.last_attempt.as_ref().map(|a| a.started)).to_rfc3339()),
+                "status": status,
+            }))?;
+        } else if let Some(s) = sched {
+            println!(
+                "backing up {} to {}; next run {}",
+                s.describe(),
+                s.repo,
+                s.next_run(status.last_attempt.as_ref().map(|a| a.started))
+                    .with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M")
+            );
+        } else {
+            println!(
+                "no backup is scheduled: set one with `nexusctl backup schedule --repo URL --at 02:30 …`"
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let passphrase_file = match &args.passphrase_file {
+        Some(p) => Some(
+            std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let repo_args = RepoArgs {
+        repo: repo_url.clone(),
+        passphrase_file: passphrase_file.clone(),
+        identity: None,
+        json: false,
+        quiet: true,
+    };
+    // Opened now, so a wrong passphrase or a missing repository is found today, not at 02:30.
+    let creds = credentials(&repo_args, Some(state))?;
+    let r = rt.block_on(Repo::open(&repo_url, creds, Access::Write))?;
+    let sched = schedule::Schedule {
+        repo: repo_url,
+        passphrase_file,
+        include_secrets: args.include_secrets,
+        every_secs: args.every,
+        at: match (args.every, args.at) {
+            (Some(_), _) => None,
+            (None, Some(at)) => Some(at),
+            (None, None) => Some("02:30".to_owned()),
+        },
+        keep_last: args.keep_last,
+        keep_daily: args.keep_daily,
+        keep_weekly: args.keep_weekly,
+        keep_monthly: args.keep_monthly,
+        created: chrono::Utc::now().timestamp(),
+    };
+    if !sched.policy().is_empty() && r.config.mode == repo::KeyMode::Recipients {
+        return crate::cli::fail(
+            2,
+            "this repository is encrypted to recipients, and pruning it needs an identity this              machine does not hold: schedule without --keep-*, and prune from a machine with a              recipient's identity (`nexusctl backup prune --identity …`)",
+        );
+    }
+    schedule::save(state, &sched)?;
+    let systemd = schedule::apply_systemd(Some(&sched), &state.root)?;
+    let next = sched.next_run(None);
+    if args.json {
+        print_json(&serde_json::json!({
+            "schedule": sched, "next_run": next.to_rfc3339(), "systemd_timer": systemd,
+        }))?;
+    } else {
+        println!(
+            "backing up {} to {}; first run {}; run by {}",
+            sched.describe(),
+            sched.repo,
+            next.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M"),
+            if systemd {
+                "nexus-backup.timer"
+            } else {
+                "`nexusctl up` while it runs"
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn restore(state: &StateDir, args: RestoreArgs) -> Result<ExitCode> {
