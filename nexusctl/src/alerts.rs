@@ -166,7 +166,7 @@ pub async fn evaluate(dir: &StateDir) -> Result<Report> {
     Ok(report)
 }
 
-fn disk_usage(path: &Path) -> Option<(u64, u64)> {
+pub fn disk_usage(path: &Path) -> Option<(u64, u64)> {
     let st = nix::sys::statvfs::statvfs(path).ok()?;
     let frag = st.fragment_size();
     let total = st.blocks().saturating_mul(frag);

@@ -8,7 +8,8 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use crate::{
-    alerts, backup, control, daemons, logs, provision, state::StateDir, status, supervisor, top,
+    alerts, backup, control, daemons, dash, logs, provision, state::StateDir, status, supervisor,
+    top,
 };
 
 /// Operate NEXUS: provision an instance, run it, and see how it is doing.
@@ -74,6 +75,10 @@ pub enum Command {
         #[arg(short = 'n', long, value_name = "N")]
         count: Option<u64>,
     },
+    /// The live dashboard: services with state, uptime, CPU and memory; request rate and
+    /// latency over time; alerts; the last and next backup; disk; the selected service's
+    /// warnings and errors. Restart a service from it (r, with confirmation); ? for help.
+    Dash,
     /// Print a service's log (every service's, prefixed, without SERVICE): the lines its
     /// daemon wrote under `nexusctl up` (kept in <state dir>/logs, 8 MiB and one older file
     /// per service), or on a systemd host the journal's.
@@ -239,6 +244,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stop => supervisor::stop(&dir),
         Command::Restart { service } => control::restart(&dir, &service),
         Command::Alerts { json } => alerts::run(&dir, json),
+        Command::Dash => dash::run(&dir),
         Command::Top { interval, count } => top::run(&dir, interval, count),
         Command::Logs {
             service,

@@ -13,17 +13,19 @@ use crate::supervisor::Token;
 
 /// The longest the scheduler sleeps before looking at the schedule again (it may change).
 const RECHECK: Duration = Duration::from_secs(15);
-/// Runs started by this scheduler are at least this far apart, even when the last one
-/// failed before it could record itself.
-const MIN_GAP: Duration = Duration::from_secs(10);
+/// Runs started by this scheduler are at least one period, and at most this, apart even
+/// when the last one failed before it could record itself.
+const MAX_GAP: Duration = Duration::from_secs(60);
 
 /// Runs `nexusctl backup run` whenever the schedule says, until `stop` fires. Its output
 /// goes to `logs/backup.log` (`nexusctl logs backup`).
 pub async fn backups(dir: StateDir, nexusd: PathBuf, mut stop: Token) {
     let mut last_started: Option<Instant> = None;
     loop {
+        let mut gap = MAX_GAP;
         let due_in = match schedule::load(&dir) {
             Ok(Some(s)) => {
+                gap = gap.min(Duration::from_secs(s.every_secs.unwrap_or(u64::MAX)));
                 let last = schedule::status(&dir).last_attempt.map(|a| a.started);
                 (s.next_run(last) - chrono::Utc::now())
                     .to_std()
@@ -36,7 +38,7 @@ pub async fn backups(dir: StateDir, nexusd: PathBuf, mut stop: Token) {
             }
         };
         let too_soon = last_started
-            .map(|t| MIN_GAP.saturating_sub(t.elapsed()))
+            .map(|t| gap.saturating_sub(t.elapsed()))
             .unwrap_or(Duration::ZERO);
         let wait = due_in.max(too_soon);
         if !wait.is_zero() {

@@ -211,6 +211,29 @@ fn print_line(name: &str, line: &str, prefix: bool) {
 }
 
 /// The last `n` lines of a log (its rotated part first), and the current file's length.
+/// The last whole lines within the last `max_bytes` of a log (for the dashboard, which
+/// reads it every second and must not read 8 MiB each time).
+pub fn tail(path: &Path, max_bytes: u64) -> Vec<String> {
+    let Ok(mut f) = File::open(path) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(max_bytes);
+    if f.seek(SeekFrom::Start(start)).is_err() {
+        return Vec::new();
+    }
+    let mut bytes = Vec::new();
+    if f.take(max_bytes).read_to_end(&mut bytes).is_err() {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    if start > 0 && !lines.is_empty() {
+        lines.remove(0); // cut in the middle
+    }
+    lines
+}
+
 fn last_lines(path: &Path, n: usize) -> Result<(Vec<String>, u64)> {
     let mut text = String::new();
     for p in [old_path(path), path.to_path_buf()] {

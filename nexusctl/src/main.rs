@@ -6,6 +6,7 @@ mod backup;
 mod cli;
 mod control;
 mod daemons;
+mod dash;
 mod jobs;
 mod logs;
 mod metrics;
