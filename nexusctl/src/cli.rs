@@ -116,7 +116,8 @@ pub enum Command {
     #[command(disable_help_flag = true)]
     Keys(Forwarded),
     /// Back up the running instance into an encrypted, deduplicated repository (a directory
-    /// or S3), and list, verify and prune its snapshots (`nexusctl backup --help`).
+    /// or S3), on a schedule or now, and list, verify and prune its snapshots
+    /// (`nexusctl backup --help`).
     ///
     /// Example: `nexusctl backup create --repo /mnt/backup/nexus --passphrase-file ~/.nexus-pass`.
     Backup {
