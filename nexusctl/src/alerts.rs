@@ -157,12 +157,7 @@ pub async fn evaluate(dir: &StateDir) -> Result<Report> {
         backups: schedule::status(dir),
     };
     let report = rules(&inputs, &settings, last(dir).as_ref());
-    std::fs::create_dir_all(dir.run_dir()).ok();
-    let path = file(dir);
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&report)?)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::state::write_atomic(&file(dir), &serde_json::to_vec_pretty(&report)?)?;
     Ok(report)
 }
 

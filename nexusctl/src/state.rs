@@ -94,13 +94,31 @@ impl StateDir {
 
     /// Writes the record atomically (temp file + rename), so readers never see half of it.
     pub fn write_record(&self, rec: &SupervisorRecord) -> Result<()> {
-        let path = self.supervisor_file();
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(rec)?)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
+        write_atomic(&self.supervisor_file(), &serde_json::to_vec_pretty(rec)?)
     }
+}
+
+/// Creates `dir` (and its parents) readable by the owner only, if missing.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))
+}
+
+/// Replaces `path` with `bytes` atomically (a temporary file beside it, then a rename), so
+/// readers see the old content or the new, never half; its directory is made if missing.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        private_dir(parent)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// True if a process with this pid exists and has not exited (a zombie waiting for its

@@ -13,7 +13,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::crypto::{ChunkId, unhex32};
@@ -139,21 +139,8 @@ impl FilesCache {
     /// Replaces the stored cache with what this backup saw (atomically). Called once the
     /// snapshot is saved, so the cache never names chunks of a backup that did not finish.
     pub fn save(self) -> Result<()> {
-        use std::os::unix::fs::DirBuilderExt;
-        let Some(dir) = self.path.parent() else {
-            return Ok(());
-        };
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .recursive(true)
-            .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
         let json = serde_json::to_vec(&self.new)?;
         let packed = zstd::encode_all(&json[..], 3)?;
-        let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, packed).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.path)
-            .with_context(|| format!("cannot write {}", self.path.display()))?;
-        Ok(())
+        crate::state::write_atomic(&self.path, &packed)
     }
 }

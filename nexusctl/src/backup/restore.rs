@@ -258,13 +258,9 @@ async fn write_file(
     path: &Path,
     progress: &Progress,
 ) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     if let Some(parent) = path.parent() {
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .recursive(true)
-            .create(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+        crate::state::private_dir(parent)?;
     }
     let mode = if entry.mode == 0 { 0o600 } else { entry.mode };
     let mut file = std::fs::OpenOptions::new()

@@ -14,7 +14,7 @@ use chrono::{DateTime, Local, NaiveTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::fail;
-use crate::state::StateDir;
+use crate::state::{StateDir, write_atomic};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
@@ -120,20 +120,6 @@ pub fn record(state: &StateDir, attempt: Attempt) -> Result<()> {
     }
     st.last_attempt = Some(attempt);
     write_atomic(&status_file(state), &serde_json::to_vec_pretty(&st)?)
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if let Some(parent) = path.parent() {
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .recursive(true)
-            .create(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `30s`, `15m`, `6h`, `1d` (or plain seconds) → seconds.
