@@ -12,14 +12,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::cli::fail;
-use crate::daemons::DAEMONS;
 use crate::state::{StateDir, alive};
 
 /// How long a restart may take (stop, start, ready) before the caller is told it did not.
 const RESTART_TIMEOUT: Duration = Duration::from_secs(90);
 
 pub trait ServiceControl {
-    /// Stops the service gracefully and starts it again; returns once it is ready.
+    /// Stops the service (one of `daemons::DAEMONS`) gracefully and starts it again;
+    /// returns once it is ready.
     fn restart(&self, service: &str) -> Result<()>;
 }
 
@@ -55,22 +55,15 @@ pub fn for_instance(dir: &StateDir) -> Result<Box<dyn ServiceControl>> {
 }
 
 fn check_name(service: &str) -> Result<()> {
-    if DAEMONS.iter().any(|d| d.name == service) {
+    let names = crate::daemons::names();
+    if names.contains(&service) {
         return Ok(());
     }
-    let names: Vec<&str> = DAEMONS.iter().map(|d| d.name).collect();
-    fail(
-        2,
-        format!(
-            "no service `{service}`; the services are: {}",
-            names.join(", ")
-        ),
-    )
+    fail(2, crate::daemons::unknown_service(service, &names))
 }
 
 impl ServiceControl for Supervisor {
     fn restart(&self, service: &str) -> Result<()> {
-        check_name(service)?;
         let mut stream = UnixStream::connect(&self.socket).with_context(|| {
             format!(
                 "cannot reach the supervisor at {} (is `nexusctl up` running?)",
@@ -96,7 +89,6 @@ impl ServiceControl for Supervisor {
 
 impl ServiceControl for Systemd {
     fn restart(&self, service: &str) -> Result<()> {
-        check_name(service)?;
         let unit = format!("nexus-{service}.service");
         let out = std::process::Command::new("systemctl")
             .args(["restart", &unit])

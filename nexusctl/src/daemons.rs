@@ -25,6 +25,19 @@ pub const DAEMONS: &[DaemonSpec] = &[DaemonSpec {
     public: true,
 }];
 
+/// The names of the daemons, for messages.
+pub fn names() -> Vec<&'static str> {
+    DAEMONS.iter().map(|d| d.name).collect()
+}
+
+/// What to say about a service name that is none of `names`.
+pub fn unknown_service(service: &str, names: &[&str]) -> String {
+    format!(
+        "no service `{service}`; the services are: {}",
+        names.join(", ")
+    )
+}
+
 /// `explicit`, else `nexusd` next to this executable, else on `$PATH`.
 pub fn find_nexusd(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = explicit {

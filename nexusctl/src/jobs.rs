@@ -105,10 +105,9 @@ async fn run_backup(dir: &StateDir, nexusd: &std::path::Path, stop: &mut Token) 
             true
         }
         _ = stop.fired() => {
-            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+            if let Some(pid) = child.id() {
+                crate::supervisor::terminate(&mut child, pid).await;
             }
-            let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
             false
         }
     }

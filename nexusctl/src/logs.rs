@@ -18,7 +18,6 @@ use anyhow::{Context, Result};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use crate::cli::fail;
-use crate::daemons::DAEMONS;
 use crate::state::StateDir;
 
 /// A log file grows to this size, then becomes `<name>.1` (replacing the older one).
@@ -131,15 +130,11 @@ pub fn pump(
 /// `nexusctl logs [SERVICE] [-n N] [--follow]`.
 pub fn show(dir: &StateDir, service: Option<&str>, lines: usize, follow: bool) -> Result<ExitCode> {
     // The daemons, and the scheduled backups `nexusctl up` runs.
-    let names: Vec<&str> = DAEMONS.iter().map(|d| d.name).chain(["backup"]).collect();
+    let mut names = crate::daemons::names();
+    names.push("backup");
     let chosen: Vec<&str> = match service {
         Some(s) if names.contains(&s) => vec![s],
-        Some(s) => {
-            return fail(
-                2,
-                format!("no service `{s}`; the services are: {}", names.join(", ")),
-            );
-        }
+        Some(s) => return fail(2, crate::daemons::unknown_service(s, &names)),
         None => names.clone(),
     };
     let files: Vec<(&str, PathBuf)> = chosen
@@ -210,7 +205,6 @@ fn print_line(name: &str, line: &str, prefix: bool) {
     }
 }
 
-/// The last `n` lines of a log (its rotated part first), and the current file's length.
 /// The last whole lines within the last `max_bytes` of a log (for the dashboard, which
 /// reads it every second and must not read 8 MiB each time).
 pub fn tail(path: &Path, max_bytes: u64) -> Vec<String> {
@@ -234,6 +228,7 @@ pub fn tail(path: &Path, max_bytes: u64) -> Vec<String> {
     lines
 }
 
+/// The last `n` lines of a log (its rotated part first), and the current file's length.
 fn last_lines(path: &Path, n: usize) -> Result<(Vec<String>, u64)> {
     let mut text = String::new();
     for p in [old_path(path), path.to_path_buf()] {

@@ -31,10 +31,20 @@ pub fn run(dir: &StateDir, json: bool) -> Result<ExitCode> {
 }
 
 pub async fn collect(dir: &StateDir) -> StatusReport {
+    collect_with_readings(dir).await.0
+}
+
+/// The status, and each daemon's metrics reading (in the order of `daemons`) it was
+/// summarised from, for callers that compute rates between readings (the dashboard).
+pub async fn collect_with_readings(
+    dir: &StateDir,
+) -> (StatusReport, Vec<Option<crate::metrics::Reading>>) {
     let rec = dir.read_record();
     let live = rec.as_ref().filter(|r| !r.stopped && alive(r.pid));
     let mut daemons = Vec::new();
+    let mut readings = Vec::new();
     for spec in DAEMONS {
+        let mut reading = None;
         let recd = rec
             .as_ref()
             .and_then(|r| r.daemons.iter().find(|d| d.name == spec.name));
@@ -85,10 +95,10 @@ pub async fn collect(dir: &StateDir) -> StatusReport {
                                 st.problem =
                                     Some("an app reports a problem; see its entry".to_owned());
                             }
-                            st.metrics = crate::metrics::read(&d.admin_socket, Some(r.pid))
+                            reading = crate::metrics::read(&d.admin_socket, Some(r.pid))
                                 .await
-                                .ok()
-                                .map(|m| crate::metrics::summary(&m));
+                                .ok();
+                            st.metrics = reading.as_ref().map(crate::metrics::summary);
                         }
                         Err(e) => st.problem = Some(format!("unreadable status: {e}")),
                     },
@@ -103,15 +113,17 @@ pub async fn collect(dir: &StateDir) -> StatusReport {
             (Some(_), None) => st.problem = Some("not started by this supervisor".to_owned()),
         }
         daemons.push(st);
+        readings.push(reading);
     }
     let healthy = live.is_some() && daemons.iter().all(|d| d.healthy);
-    StatusReport {
+    let report = StatusReport {
         state_dir: dir.root.display().to_string(),
         url: live.map(|r| r.url.clone()),
         healthy,
         supervisor_pid: live.map(|r| r.pid),
         daemons,
-    }
+    };
+    (report, readings)
 }
 
 fn print_human(r: &StatusReport, dir: &StateDir) {

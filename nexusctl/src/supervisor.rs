@@ -599,13 +599,9 @@ async fn serve_control(
                                 .unwrap_or_else(|_| Err(format!("{service} is not running")))
                         }
                     }
-                    None => Err(format!(
-                        "no service `{service}`; the services are: {}",
-                        DAEMONS
-                            .iter()
-                            .map(|d| d.name)
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                    None => Err(crate::daemons::unknown_service(
+                        service,
+                        &crate::daemons::names(),
                     )),
                 },
                 _ => Err("unknown request; expected `restart SERVICE`".to_owned()),
@@ -620,7 +616,7 @@ async fn serve_control(
 }
 
 /// SIGTERM, then SIGKILL if the child has not exited by the stop deadline.
-async fn terminate(child: &mut Child, pid: u32) {
+pub async fn terminate(child: &mut Child, pid: u32) {
     if let Ok(raw) = i32::try_from(pid) {
         let _ = kill(Pid::from_raw(raw), Signal::SIGTERM);
     }

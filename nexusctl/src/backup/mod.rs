@@ -22,6 +22,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use crate::state::StateDir;
+pub use progress::size as size_text;
 use progress::{Mode, Progress};
 use repo::{Access, Credentials, Repo};
 
@@ -222,11 +223,6 @@ fn local_keys_dir(state: &StateDir) -> PathBuf {
     state.root.join("secrets").join("backup")
 }
 
-/// A byte count in words: `12.3 MiB`.
-pub fn size_text(bytes: u64) -> String {
-    progress::size(bytes)
-}
-
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
@@ -271,7 +267,15 @@ pub fn run(state: &StateDir, cmd: BackupCommand) -> Result<ExitCode> {
         } => {
             let nexusd = crate::daemons::find_nexusd(nexusd.as_deref())?;
             let progress = Progress::new(Mode::choose(repo.json, repo.quiet));
-            let snap = create_recorded(state, &rt, &repo, &nexusd, include_secrets, &progress)?;
+            let (_, snap) = create_recorded(
+                state,
+                &rt,
+                &repo,
+                Access::Write,
+                &nexusd,
+                include_secrets,
+                &progress,
+            )?;
             if repo.json {
                 print_json(&snap)?;
             }
@@ -294,11 +298,23 @@ pub fn run(state: &StateDir, cmd: BackupCommand) -> Result<ExitCode> {
                 quiet,
             };
             let progress = Progress::new(Mode::choose(false, quiet));
-            create_recorded(state, &rt, &repo, &nexusd, sched.include_secrets, &progress)?;
             let policy = sched.policy();
+            // Opened once (unlocking the key costs a second): for reading too when it prunes.
+            let access = if policy.is_empty() {
+                Access::Write
+            } else {
+                Access::Read
+            };
+            let (r, _) = create_recorded(
+                state,
+                &rt,
+                &repo,
+                access,
+                &nexusd,
+                sched.include_secrets,
+                &progress,
+            )?;
             if !policy.is_empty() {
-                let creds = credentials(&repo, Some(state))?;
-                let r = rt.block_on(Repo::open(&repo.repo, creds, Access::Read))?;
                 let report = maintain::prune(&r, rt.handle(), policy, false, &progress)?;
                 if !quiet {
                     println!(
@@ -421,20 +437,23 @@ pub fn run(state: &StateDir, cmd: BackupCommand) -> Result<ExitCode> {
     }
 }
 
-/// `backup create`, with its outcome recorded for the alerts (and the dashboard).
+/// `backup create`, with its outcome recorded for the alerts (and the dashboard); returns
+/// the repository, opened with `access`, with the snapshot.
 fn create_recorded(
     state: &StateDir,
     rt: &tokio::runtime::Runtime,
     repo: &RepoArgs,
+    access: Access,
     nexusd: &std::path::Path,
     include_secrets: bool,
     progress: &Progress,
-) -> Result<repo::Snapshot> {
+) -> Result<(Repo, repo::Snapshot)> {
     let started = chrono::Utc::now().timestamp();
     let result = (|| {
         let creds = credentials(repo, Some(state))?;
-        let r = rt.block_on(Repo::open(&repo.repo, creds, Access::Write))?;
-        create::create(&r, rt.handle(), state, nexusd, include_secrets, progress)
+        let r = rt.block_on(Repo::open(&repo.repo, creds, access))?;
+        let snap = create::create(&r, rt.handle(), state, nexusd, include_secrets, progress)?;
+        Ok((r, snap))
     })();
     // Only an instance that exists has a status to keep.
     if state.is_provisioned() {
@@ -443,10 +462,10 @@ fn create_recorded(
             finished: chrono::Utc::now().timestamp(),
             ok: result.is_ok(),
             repo: repo.repo.clone(),
-            snapshot: result.as_ref().ok().map(|s| s.id.clone()),
+            snapshot: result.as_ref().ok().map(|(_, s)| s.id.clone()),
             error: result.as_ref().err().map(|e| format!("{e:#}")),
-            bytes: result.as_ref().map_or(0, |s| s.bytes),
-            added_bytes: result.as_ref().map_or(0, |s| s.added_bytes),
+            bytes: result.as_ref().map_or(0, |(_, s)| s.bytes),
+            added_bytes: result.as_ref().map_or(0, |(_, s)| s.added_bytes),
         };
         if let Err(e) = schedule::record(state, attempt) {
             eprintln!("nexusctl: {e:#}; the alerts will not know of this backup");
@@ -552,7 +571,9 @@ fn set_schedule(
     if !sched.policy().is_empty() && r.config.mode == repo::KeyMode::Recipients {
         return crate::cli::fail(
             2,
-            "this repository is encrypted to recipients, and pruning it needs an identity this              machine does not hold: schedule without --keep-*, and prune from a machine with a              recipient's identity (`nexusctl backup prune --identity …`)",
+            "this repository is encrypted to recipients, and pruning it needs an identity this \
+             machine does not hold: schedule without --keep-*, and prune from a machine with a \
+             recipient's identity (`nexusctl backup prune --identity …`)",
         );
     }
     schedule::save(state, &sched)?;

@@ -131,17 +131,10 @@ fn collect_loop(dir: &StateDir, tx: &mpsc::SyncSender<Sample>) {
 }
 
 async fn gather(dir: &StateDir) -> Sample {
-    let status = crate::status::collect(dir).await;
+    let (status, readings) = crate::status::collect_with_readings(dir).await;
     let running = status.supervisor_pid.is_some();
     let mut services = Vec::new();
-    for d in &status.daemons {
-        let reading = if running && d.state == nexus_wire::DaemonState::Running {
-            crate::metrics::read(&dir.admin_socket(&d.name), d.pid)
-                .await
-                .ok()
-        } else {
-            None
-        };
+    for (d, reading) in status.daemons.iter().zip(readings) {
         services.push(ServiceSample {
             name: d.name.clone(),
             state: d.state,
