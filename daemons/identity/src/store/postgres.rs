@@ -25,8 +25,7 @@ super::sql_passkeys::sql_passkey_store!(PgStore, nexus_store::audit::postgres::a
 super::sql_directories::sql_federation_store!(
     PgStore,
     sqlx::Postgres,
-    nexus_store::outbox::postgres::append,
-    nexus_store::audit::postgres::append
+    nexus_store::outbox::postgres::append
 );
 
 super::sql_sso::sql_sso_store!(PgStore, sqlx::Postgres);

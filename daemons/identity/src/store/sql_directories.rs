@@ -13,6 +13,8 @@ pub(crate) const ORG_DIRECTORIES: &str =
 pub(crate) const ONE_DIRECTORY: &str =
     concat!(select_directories!(), " WHERE org_id = $1 AND id = $2");
 pub(crate) const ALL_DIRECTORIES: &str = concat!(select_directories!(), " ORDER BY created_at");
+pub(crate) const DIRECTORY_NAME: &str =
+    "SELECT name FROM directories WHERE org_id = $1 AND id = $2";
 
 /// A directory's settings as stored (JSON).
 pub(crate) fn settings_text(d: &crate::model::Directory) -> crate::error::Result<String> {
@@ -26,22 +28,8 @@ pub(crate) fn audit_details(d: &crate::model::Directory) -> serde_json::Value {
 }
 
 macro_rules! sql_federation_store {
-    ($name:ident, $db:ty, $append:path, $audit:path) => {
+    ($name:ident, $db:ty, $append:path) => {
         impl $name {
-            async fn audit_in(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                org: nexus_store::OrgId,
-                actor: &nexus_store::audit::Actor,
-                action: &str,
-                target: String,
-                details: serde_json::Value,
-            ) -> crate::error::Result<()> {
-                let record =
-                    nexus_store::audit::NewRecord::new(Some(org), actor, action, target, details);
-                $audit(&mut **tx, &record).await?;
-                Ok(())
-            }
-
             /// Disables an account the directory no longer vouches for: its sessions end and
             /// its tokens are revoked in the same transaction, as an administrator's disable
             /// does; `details` say why, for the audit record.
@@ -135,17 +123,15 @@ macro_rules! sql_federation_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| crate::store::conflict_or(e, &format!("a directory named `{}`", d.name)))?;
-                Self::audit_in(
-                    &mut tx,
+                self.commit_audited(
+                    tx,
                     d.org,
                     actor,
                     "directory.created",
                     format!("directory:{}", d.id),
                     crate::store::sql_directories::audit_details(d),
                 )
-                .await?;
-                tx.commit().await?;
-                Ok(())
+                .await
             }
 
             async fn update_directory(
@@ -171,17 +157,15 @@ macro_rules! sql_federation_store {
                 if changed == 0 {
                     return Err(crate::error::IdentityError::NotFound(format!("directory {}", d.id)));
                 }
-                Self::audit_in(
-                    &mut tx,
+                self.commit_audited(
+                    tx,
                     d.org,
                     actor,
                     "directory.updated",
                     format!("directory:{}", d.id),
                     crate::store::sql_directories::audit_details(d),
                 )
-                .await?;
-                tx.commit().await?;
-                Ok(())
+                .await
             }
 
             async fn directories(
@@ -240,15 +224,7 @@ macro_rules! sql_federation_store {
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
                 let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
-                let name: Option<String> =
-                    sqlx::query_scalar("SELECT name FROM directories WHERE org_id = $1 AND id = $2")
-                        .bind(org)
-                        .bind(id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let Some(name) = name else {
-                    return Err(crate::error::IdentityError::NotFound(format!("directory {id}")));
-                };
+                let name = Self::org_text(&mut tx, crate::store::sql_directories::DIRECTORY_NAME, org, id, "directory").await?;
                 // Its users had no password here: they cannot sign in any more, so they are
                 // disabled (an administrator may reset a password to keep one). Owners stay
                 // enabled (an organization keeps its owners) but lose their sessions; they set
@@ -326,15 +302,8 @@ macro_rules! sql_federation_store {
                 use crate::model::{SkippedEntry, UserId};
                 let mut report = crate::model::SyncReport::default();
                 let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
-                let name: Option<String> =
-                    sqlx::query_scalar("SELECT name FROM directories WHERE org_id = $1 AND id = $2")
-                        .bind(org)
-                        .bind(id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let Some(directory_name) = name else {
-                    return Err(crate::error::IdentityError::NotFound(format!("directory {id}")));
-                };
+                let directory_name =
+                    Self::org_text(&mut tx, crate::store::sql_directories::DIRECTORY_NAME, org, id, "directory").await?;
 
                 // Users: created, updated, re-enabled, or disabled when gone.
                 let existing: Vec<(UserId, Option<String>, String, String, bool, String)> = sqlx::query_as(

@@ -82,7 +82,47 @@ pub(crate) const ROLES_OF_GROUP: &str = concat!(
 macro_rules! sql_directory_store {
     ($name:ident, $db:ty, $audit:path) => {
         impl $name {
-            /// Appends the audit record of a directory change and commits it.
+            /// Appends the audit record of a change inside its transaction.
+            async fn audit_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                org: nexus_store::OrgId,
+                actor: &nexus_store::audit::Actor,
+                action: &str,
+                target: String,
+                details: serde_json::Value,
+            ) -> crate::error::Result<()> {
+                let record =
+                    nexus_store::audit::NewRecord::new(Some(org), actor, action, target, details);
+                $audit(&mut **tx, &record).await?;
+                Ok(())
+            }
+
+            /// The text column `sql` returns for the row `id` of `org` (`sql` binds the
+            /// organization, then the id); `NotFound("<what> <id>")` when there is none.
+            async fn org_text<I>(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                sql: &'static str,
+                org: nexus_store::OrgId,
+                id: I,
+                what: &str,
+            ) -> crate::error::Result<String>
+            where
+                I: for<'q> sqlx::Encode<'q, $db>
+                    + sqlx::Type<$db>
+                    + std::fmt::Display
+                    + Send
+                    + Copy
+                    + 'static,
+            {
+                let text: Option<String> = sqlx::query_scalar(sql)
+                    .bind(org)
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                text.ok_or_else(|| crate::error::IdentityError::NotFound(format!("{what} {id}")))
+            }
+
+            /// Appends the audit record of a change and commits it.
             async fn commit_audited(
                 &self,
                 mut tx: sqlx::Transaction<'_, $db>,
@@ -92,9 +132,7 @@ macro_rules! sql_directory_store {
                 target: String,
                 details: serde_json::Value,
             ) -> crate::error::Result<()> {
-                let record =
-                    nexus_store::audit::NewRecord::new(Some(org), actor, action, target, details);
-                $audit(&mut *tx, &record).await?;
+                Self::audit_in(&mut tx, org, actor, action, target, details).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -149,14 +187,7 @@ macro_rules! sql_directory_store {
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
                 let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
-                let name: Option<String> = sqlx::query_scalar(sql)
-                    .bind(org)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(name) = name else {
-                    return Err(crate::error::IdentityError::NotFound(format!("{kind} {id}")));
-                };
+                let name = Self::org_text(&mut tx, sql, org, id, kind).await?;
                 self.commit_audited(
                     tx,
                     org,
@@ -179,15 +210,14 @@ macro_rules! sql_directory_store {
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
                 let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
-                let before: Option<String> =
-                    sqlx::query_scalar("SELECT role FROM users WHERE org_id = $1 AND id = $2")
-                        .bind(org)
-                        .bind(user)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let Some(before) = before else {
-                    return Err(crate::error::IdentityError::NotFound(format!("user {user}")));
-                };
+                let before = Self::org_text(
+                    &mut tx,
+                    "SELECT role FROM users WHERE org_id = $1 AND id = $2",
+                    org,
+                    user,
+                    "user",
+                )
+                .await?;
                 sqlx::query("UPDATE users SET role = $1 WHERE org_id = $2 AND id = $3")
                     .bind(role.as_str())
                     .bind(org)

@@ -92,17 +92,15 @@ macro_rules! sql_sso_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| crate::store::conflict_or(e, &format!("a sign-in provider named `{}`", p.name)))?;
-                Self::audit_in(
-                    &mut tx,
+                self.commit_audited(
+                    tx,
                     p.org,
                     actor,
                     "sso_provider.created",
                     format!("sso_provider:{}", p.id),
                     crate::store::sql_sso::audit_details(p),
                 )
-                .await?;
-                tx.commit().await?;
-                Ok(())
+                .await
             }
 
             async fn update_provider(
@@ -111,16 +109,14 @@ macro_rules! sql_sso_store {
                 actor: &nexus_store::audit::Actor,
             ) -> crate::error::Result<()> {
                 let mut tx = nexus_store::BeginWrite::begin_write(&self.pool).await?;
-                let old_issuer: Option<String> = sqlx::query_scalar(
+                let old_issuer = Self::org_text(
+                    &mut tx,
                     "SELECT issuer FROM identity_providers WHERE org_id = $1 AND id = $2",
+                    p.org,
+                    p.id,
+                    "sign-in provider",
                 )
-                .bind(p.org)
-                .bind(p.id)
-                .fetch_optional(&mut *tx)
                 .await?;
-                let Some(old_issuer) = old_issuer else {
-                    return Err(crate::error::IdentityError::NotFound(format!("sign-in provider {}", p.id)));
-                };
                 // A subject is unique only at its issuer: links made at another one would
                 // open accounts for whoever has the same `sub` at the new one.
                 let mut links_removed = 0;
@@ -153,8 +149,8 @@ macro_rules! sql_sso_store {
                 if changed == 0 {
                     return Err(crate::error::IdentityError::NotFound(format!("sign-in provider {}", p.id)));
                 }
-                Self::audit_in(
-                    &mut tx,
+                self.commit_audited(
+                    tx,
                     p.org,
                     actor,
                     "sso_provider.updated",
@@ -165,9 +161,7 @@ macro_rules! sql_sso_store {
                         d
                     },
                 )
-                .await?;
-                tx.commit().await?;
-                Ok(())
+                .await
             }
 
             async fn providers(
@@ -230,17 +224,15 @@ macro_rules! sql_sso_store {
                         provider.name
                     )));
                 }
-                Self::audit_in(
-                    &mut tx,
+                self.commit_audited(
+                    tx,
                     provider.org,
                     actor,
                     "user.sso_unlinked",
                     format!("user:{user}"),
                     serde_json::json!({ "provider": provider.id, "provider_name": provider.name }),
                 )
-                .await?;
-                tx.commit().await?;
-                Ok(())
+                .await
             }
 
             async fn all_providers(
@@ -266,27 +258,23 @@ macro_rules! sql_sso_store {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                let name: Option<String> = sqlx::query_scalar(
-                    "DELETE FROM identity_providers WHERE org_id = $1 AND id = $2 RETURNING name",
-                )
-                .bind(org)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(name) = name else {
-                    return Err(crate::error::IdentityError::NotFound(format!("sign-in provider {id}")));
-                };
-                Self::audit_in(
+                let name = Self::org_text(
                     &mut tx,
+                    "DELETE FROM identity_providers WHERE org_id = $1 AND id = $2 RETURNING name",
+                    org,
+                    id,
+                    "sign-in provider",
+                )
+                .await?;
+                self.commit_audited(
+                    tx,
                     org,
                     actor,
                     "sso_provider.deleted",
                     format!("sso_provider:{id}"),
                     serde_json::json!({ "name": name }),
                 )
-                .await?;
-                tx.commit().await?;
-                Ok(())
+                .await
             }
 
             async fn linked_user(

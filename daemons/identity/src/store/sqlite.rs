@@ -25,8 +25,7 @@ super::sql_passkeys::sql_passkey_store!(SqliteStore, nexus_store::audit::sqlite:
 super::sql_directories::sql_federation_store!(
     SqliteStore,
     sqlx::Sqlite,
-    nexus_store::outbox::sqlite::append,
-    nexus_store::audit::sqlite::append
+    nexus_store::outbox::sqlite::append
 );
 
 super::sql_sso::sql_sso_store!(SqliteStore, sqlx::Sqlite);
