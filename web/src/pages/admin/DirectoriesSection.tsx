@@ -1,10 +1,10 @@
 import { useState } from 'react';
 import { api, type Directory } from '../../api';
-import { Alert, Button, Card, EmptyState } from '../../design';
+import { Alert, Card, EmptyState } from '../../design';
 import { Link } from '../../router';
 import { DirectoryDetail, OWNERS_ONLY, syncSummary } from './DirectoryDetail';
 import { DirectoryForm } from './DirectoryForm';
-import { LoadView, SectionHeader, Time, useIsOwner, useLoad, useSelectedId } from './common';
+import { LoadView, OwnerListHeader, Time, useIsOwner, useLoad, useSelectedId } from './common';
 
 function LastSync({ directory }: { directory: Directory }) {
   return (
@@ -75,28 +75,21 @@ function DirectoryList() {
 
   return (
     <div className="nx-stack">
-      <SectionHeader title="Directories">
-        {isOwner && !adding && (
-          <Button
-            size="small"
-            onClick={() => {
-              setAdded(null);
-              setAdding(true);
-            }}
-          >
-            Add directory
-          </Button>
-        )}
-      </SectionHeader>
-      <p className="nx-muted">
+      <OwnerListHeader
+        title="Directories"
+        addLabel="Add directory"
+        isOwner={isOwner}
+        adding={adding}
+        onAdd={() => {
+          setAdded(null);
+          setAdding(true);
+        }}
+        ownersOnly={OWNERS_ONLY}
+        ownersOnlyTestId="directories-owner-only"
+      >
         LDAP or Active Directory servers whose users and groups NEXUS copies, every 15 minutes. People from a directory
         log in with their password there, and its groups are changed there, not in NEXUS.
-      </p>
-      {!isOwner && (
-        <p className="nx-muted" data-testid="directories-owner-only">
-          {OWNERS_ONLY}
-        </p>
-      )}
+      </OwnerListHeader>
       {added && (
         <Alert tone="success" onDismiss={() => setAdded(null)} data-testid="directory-created">
           {added.name} is connected. Its users and groups come in with the next sync, within 15 minutes; open it and

@@ -1,7 +1,7 @@
 import { useId, useRef, useState, type FormEvent } from 'react';
 import { isApiError, type Directory, type NewDirectory } from '../../api';
-import { Alert, Button, Checkbox, TextField } from '../../design';
-import { errorMessage } from './common';
+import { Alert, Button, Checkbox } from '../../design';
+import { errorMessage, useTextFields } from './common';
 
 /** What the server fills in when a field is left out; the form starts with these. */
 export const DIRECTORY_DEFAULTS = {
@@ -73,38 +73,19 @@ export function DirectoryForm({
   onCancel?: () => void;
 }) {
   const editing = initial !== undefined;
-  const [values, setValues] = useState<Values>(() => initialValues(initial));
+  const { values, errors, setErrors, field, focusFirstError } = useTextFields<Field, 'starttls'>(FIELDS, () =>
+    initialValues(initial),
+  );
   const [starttls, setStarttls] = useState(initial?.starttls ?? false);
-  const [errors, setErrors] = useState<Errors>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [unreachable, setUnreachable] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const inputs = useRef<Partial<Record<Field, HTMLInputElement | null>>>({});
   const starttlsRef = useRef<HTMLInputElement>(null);
   const starttlsId = `directory-starttls-${useId()}`;
 
   const focusFirst = (errs: Errors) => {
-    const first = FIELDS.find((f) => errs[f]);
-    if (first) inputs.current[first]?.focus();
-    else if (errs.starttls) starttlsRef.current?.focus();
+    if (!focusFirstError(errs) && errs.starttls) starttlsRef.current?.focus();
   };
-
-  /** A text field bound to `values[field]`. */
-  const field = (name: Field, label: string, hint?: string, type = 'text') => (
-    <TextField
-      ref={(el) => {
-        inputs.current[name] = el;
-      }}
-      label={label}
-      hint={hint}
-      type={type}
-      autoComplete={type === 'password' ? 'new-password' : 'off'}
-      spellCheck={false}
-      value={values[name]}
-      error={errors[name]}
-      onChange={(e) => setValues((prev) => ({ ...prev, [name]: e.target.value }))}
-    />
-  );
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();

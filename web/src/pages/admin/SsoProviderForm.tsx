@@ -1,7 +1,7 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { isApiError, type SsoProvider, type SsoProviderSettings } from '../../api';
 import { Alert, Button, Checkbox, TextField } from '../../design';
-import { errorMessage } from './common';
+import { errorMessage, useTextFields } from './common';
 
 type Field = 'name' | 'issuer' | 'client_id' | 'client_secret';
 type Values = Record<Field, string>;
@@ -86,7 +86,7 @@ export function SsoProviderForm({
   autoFocus?: boolean;
 }) {
   const editing = initial !== undefined;
-  const [values, setValues] = useState<Values>({
+  const { values, setErrors, field, focus, focusFirstError } = useTextFields(FIELDS, {
     name: initial?.name ?? '',
     issuer: initial?.issuer ?? '',
     client_id: initial?.client_id ?? '',
@@ -94,40 +94,20 @@ export function SsoProviderForm({
   });
   const [createUsers, setCreateUsers] = useState(initial?.create_users ?? false);
   const [trustEmail, setTrustEmail] = useState(initial?.trust_email ?? false);
-  const [errors, setErrors] = useState<Errors>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [unreachable, setUnreachable] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const inputs = useRef<Partial<Record<Field, HTMLInputElement | null>>>({});
 
   // Opened by a button: the first field takes the focus.
   useEffect(() => {
-    if (autoFocus) inputs.current.name?.focus();
+    if (autoFocus) focus('name');
     // Only when the form opens.
   }, []); // eslint-disable-line react-hooks/exhaustive-deps
 
   const showErrors = (errs: Errors) => {
     setErrors(errs);
-    const first = FIELDS.find((f) => errs[f]);
-    if (first) inputs.current[first]?.focus();
+    focusFirstError(errs);
   };
-
-  /** A text field bound to `values[field]`. */
-  const field = (name: Field, label: string, hint: string, type = 'text') => (
-    <TextField
-      ref={(el) => {
-        inputs.current[name] = el;
-      }}
-      label={label}
-      hint={hint}
-      type={type}
-      autoComplete={type === 'password' ? 'new-password' : 'off'}
-      spellCheck={false}
-      value={values[name]}
-      error={errors[name]}
-      onChange={(e) => setValues((prev) => ({ ...prev, [name]: e.target.value }))}
-    />
-  );
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();

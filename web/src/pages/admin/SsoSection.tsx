@@ -1,10 +1,10 @@
 import { useState } from 'react';
 import { api, type SsoProvider } from '../../api';
-import { Alert, Button, Card, EmptyState } from '../../design';
+import { Alert, Card, EmptyState } from '../../design';
 import { Link } from '../../router';
 import { OWNERS_ONLY, SsoProviderDetail } from './SsoProviderDetail';
 import { SsoProviderForm } from './SsoProviderForm';
-import { LoadView, SectionHeader, useIsOwner, useLoad, useSelectedId } from './common';
+import { LoadView, OwnerListHeader, useIsOwner, useLoad, useSelectedId } from './common';
 
 function ProviderTable({ providers, isOwner }: { providers: SsoProvider[]; isOwner: boolean }) {
   if (providers.length === 0) {
@@ -56,28 +56,21 @@ function ProviderList() {
 
   return (
     <div className="nx-stack">
-      <SectionHeader title="Sign-in providers">
-        {isOwner && !adding && (
-          <Button
-            size="small"
-            onClick={() => {
-              setAdded(null);
-              setAdding(true);
-            }}
-          >
-            Add provider
-          </Button>
-        )}
-      </SectionHeader>
-      <p className="nx-muted">
+      <OwnerListHeader
+        title="Sign-in providers"
+        addLabel="Add provider"
+        isOwner={isOwner}
+        adding={adding}
+        onAdd={() => {
+          setAdded(null);
+          setAdding(true);
+        }}
+        ownersOnly={OWNERS_ONLY}
+        ownersOnlyTestId="sso-owner-only"
+      >
         Outside OpenID Connect providers people can sign in through, such as Microsoft Entra ID, Keycloak or another
         NEXUS. Each one adds a “Sign in with …” button to the login page.
-      </p>
-      {!isOwner && (
-        <p className="nx-muted" data-testid="sso-owner-only">
-          {OWNERS_ONLY}
-        </p>
-      )}
+      </OwnerListHeader>
       {added && (
         <Alert tone="success" onDismiss={() => setAdded(null)} data-testid="sso-created">
           {added.name} is added: the login page now offers “Sign in with {added.name}”.

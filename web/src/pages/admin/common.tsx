@@ -1,7 +1,7 @@
 // Small pieces every section of the admin console shares.
 import { useEffect, useRef, useState, type Dispatch, type ReactNode, type Ref, type SetStateAction } from 'react';
 import { isApiError, type AdminUser, type DirectoryRef } from '../../api';
-import { Alert, Button, Checkbox, SelectField, Spinner } from '../../design';
+import { Alert, Button, Checkbox, SelectField, Spinner, TextField } from '../../design';
 import { Link, useLocation } from '../../router';
 import { useCurrentSession } from '../../session';
 
@@ -98,6 +98,49 @@ export function SectionHeader({ title, children }: { title: ReactNode; children?
       <h2 className="nx-admin__title">{title}</h2>
       {children}
     </div>
+  );
+}
+
+/**
+ * The top of a list only owners change: its heading, with the `addLabel` button for owners while not adding; what
+ * the list is (`children`); and for everyone else, that only owners can change it.
+ */
+export function OwnerListHeader({
+  title,
+  addLabel,
+  isOwner,
+  adding,
+  onAdd,
+  ownersOnly,
+  ownersOnlyTestId,
+  children,
+}: {
+  title: ReactNode;
+  addLabel: ReactNode;
+  isOwner: boolean;
+  /** The add form is open: the button hides. */
+  adding: boolean;
+  onAdd: () => void;
+  ownersOnly: ReactNode;
+  ownersOnlyTestId: string;
+  children: ReactNode;
+}) {
+  return (
+    <>
+      <SectionHeader title={title}>
+        {isOwner && !adding && (
+          <Button size="small" onClick={onAdd}>
+            {addLabel}
+          </Button>
+        )}
+      </SectionHeader>
+      <p className="nx-muted">{children}</p>
+      {!isOwner && (
+        <p className="nx-muted" data-testid={ownersOnlyTestId}>
+          {ownersOnly}
+        </p>
+      )}
+    </>
   );
 }
 
@@ -366,4 +409,47 @@ export function ScopeFieldset({
       {error && <span className="nx-field__error">{error}</span>}
     </fieldset>
   );
+}
+
+/**
+ * The text fields `fields` (in the form's order) of a form: their values and errors, and `field(name, label, hint?,
+ * type?)` to render one bound to them, which the browser does not fill in. `X` names further errors that are not
+ * text fields, such as a checkbox's. `focusFirstError` focuses the first field with an error and says whether
+ * there was one; `focus` focuses a field.
+ */
+export function useTextFields<F extends string, X extends string = never>(
+  fields: readonly F[],
+  initial: Record<F, string> | (() => Record<F, string>),
+) {
+  const [values, setValues] = useState(initial);
+  const [errors, setErrors] = useState<Partial<Record<F | X, string>>>({});
+  const inputs = useRef<Partial<Record<F, HTMLInputElement | null>>>({});
+
+  const focus = (name: F) => inputs.current[name]?.focus();
+
+  const focusFirstError = (errs: Partial<Record<F | X, string>>): boolean => {
+    const first = fields.find((f) => errs[f]);
+    if (!first) return false;
+    focus(first);
+    return true;
+  };
+
+  /** A text field bound to `values[name]`. */
+  const field = (name: F, label: string, hint?: string, type = 'text') => (
+    <TextField
+      ref={(el) => {
+        inputs.current[name] = el;
+      }}
+      label={label}
+      hint={hint}
+      type={type}
+      autoComplete={type === 'password' ? 'new-password' : 'off'}
+      spellCheck={false}
+      value={values[name]}
+      error={errors[name]}
+      onChange={(e) => setValues((prev) => ({ ...prev, [name]: e.target.value }))}
+    />
+  );
+
+  return { values, errors, setErrors, field, focus, focusFirstError };
 }
