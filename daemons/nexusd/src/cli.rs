@@ -152,6 +152,11 @@ pub struct LoadArgs {
     /// What the dump holds: sqlite or postgres.
     #[arg(long, value_parser = ["sqlite", "postgres"])]
     pub backend: String,
+    /// Replace the current database instead of loading into an empty one (every daemon
+    /// stopped; used by `nexusctl upgrade` to roll back). What is there now is kept in DIR:
+    /// the SQLite file moved there, or a PostgreSQL dump written there.
+    #[arg(long, value_name = "DIR")]
+    pub replace_keeping: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand, Clone)]

@@ -17,9 +17,28 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Version { json } => {
             if json {
+                // `schema`: the newest migration of each app this binary carries, so an
+                // upgrade knows whether it changes the database (and a rollback needs data).
+                let mut schema = serde_json::Map::new();
+                let lists = std::iter::once(&nexus_store::MIGRATIONS).chain(
+                    apps::all()
+                        .iter()
+                        .filter_map(|a| a.migrations())
+                        .collect::<Vec<_>>(),
+                );
+                for m in lists {
+                    schema.insert(
+                        m.app.to_owned(),
+                        m.sqlite.len().max(m.postgres.len()).into(),
+                    );
+                }
                 println!(
-                    r#"{{"name":"nexusd","version":"{}"}}"#,
-                    env!("CARGO_PKG_VERSION")
+                    "{}",
+                    serde_json::json!({
+                        "name": "nexusd",
+                        "version": env!("CARGO_PKG_VERSION"),
+                        "schema": schema,
+                    })
                 );
             } else {
                 println!("nexusd {}", env!("CARGO_PKG_VERSION"));
@@ -323,12 +342,16 @@ async fn load_dump(cfg: Config, args: &LoadArgs) -> Result<(), Failure> {
     } else {
         nexus_store::Backend::Sqlite
     };
-    nexus_store::dump::load(&url, &cfg.state_dir, &args.from, backend)
-        .await
-        .map_err(|e| Failure {
-            code: 2,
-            message: e.to_string(),
-        })?;
+    let loaded = match &args.replace_keeping {
+        Some(aside) => {
+            nexus_store::dump::replace(&url, &cfg.state_dir, &args.from, backend, aside).await
+        }
+        None => nexus_store::dump::load(&url, &cfg.state_dir, &args.from, backend).await,
+    };
+    loaded.map_err(|e| Failure {
+        code: 2,
+        message: e.to_string(),
+    })?;
     println!("loaded {} into the {backend} database", args.from.display());
     Ok(())
 }

@@ -136,6 +136,75 @@ pub async fn load(url: &str, base: &Path, from: &Path, kind: Backend) -> Result<
     }
 }
 
+/// Puts the database at `url` back to the dump `from` (an upgrade's pre-upgrade snapshot,
+/// when the upgrade is rolled back). Every daemon must be stopped. What is there now is kept,
+/// not deleted: a SQLite file is moved into `aside/`, a PostgreSQL database is dumped to
+/// `aside/database.sql` before its `public` schema is emptied; then the dump is loaded as by
+/// [`load`].
+pub async fn replace(
+    url: &str,
+    base: &Path,
+    from: &Path,
+    kind: Backend,
+    aside: &Path,
+) -> Result<(), StoreError> {
+    let target = backend_of(url)?;
+    if target != kind {
+        return Err(StoreError::Dump(format!(
+            "this dump is of a {kind} database and cannot replace a {target} one"
+        )));
+    }
+    if !from.is_file() {
+        return Err(StoreError::Dump(format!(
+            "there is no dump at {}",
+            from.display()
+        )));
+    }
+    std::fs::create_dir_all(aside)
+        .map_err(|e| StoreError::Dump(format!("cannot create {}: {e}", aside.display())))?;
+    match kind {
+        Backend::Sqlite => {
+            let path = sqlite_path(url, base)?;
+            for suffix in ["", "-wal", "-shm"] {
+                let file = PathBuf::from(format!("{}{suffix}", path.display()));
+                if !file.exists() {
+                    continue;
+                }
+                let name = file
+                    .file_name()
+                    .map(|n| n.to_os_string())
+                    .unwrap_or_default();
+                std::fs::rename(&file, aside.join(name)).map_err(|e| {
+                    StoreError::Dump(format!(
+                        "cannot move {} aside into {}: {e}",
+                        file.display(),
+                        aside.display()
+                    ))
+                })?;
+            }
+            load_sqlite(&path, from).await
+        }
+        Backend::Postgres => {
+            dump(url, base, &aside.join("database.sql")).await?;
+            let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|_| {
+                StoreError::UnsupportedDatabaseUrl {
+                    url: crate::db::redact(url),
+                }
+            })?;
+            let mut conn = sqlx::postgres::PgConnection::connect_with(&options)
+                .await
+                .map_err(|e| {
+                    StoreError::Dump(format!("cannot connect to {}: {e}", crate::db::redact(url)))
+                })?;
+            sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+                .execute(&mut conn)
+                .await?;
+            let _ = conn.close().await;
+            load(url, base, from, kind).await
+        }
+    }
+}
+
 fn sqlite_path(url: &str, base: &Path) -> Result<PathBuf, StoreError> {
     let rest = url.strip_prefix("sqlite:").unwrap_or(url);
     let path_part = rest.split_once('?').map_or(rest, |(p, _)| p);
