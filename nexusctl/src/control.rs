@@ -21,6 +21,10 @@ pub trait ServiceControl {
     /// Stops the service (one of `daemons::DAEMONS`) gracefully and starts it again;
     /// returns once it is ready.
     fn restart(&self, service: &str) -> Result<()>;
+    /// Stops the service gracefully; it stays stopped until [`ServiceControl::start`].
+    fn stop(&self, service: &str) -> Result<()>;
+    /// Starts the service (the installed release's binary) and returns once it is ready.
+    fn start(&self, service: &str) -> Result<()>;
 }
 
 /// `nexusctl up`'s supervisor, reached through its control socket.
@@ -34,24 +38,32 @@ pub struct Systemd;
 /// The backend that runs this instance: its supervisor when `nexusctl up` runs it, else
 /// systemd when this is a systemd host; an error saying what to do otherwise.
 pub fn for_instance(dir: &StateDir) -> Result<Box<dyn ServiceControl>> {
+    match running(dir) {
+        Some(control) => Ok(control),
+        None => fail(
+            3,
+            format!(
+                "NEXUS is not running from {}: start it with `nexusctl up`",
+                dir.root.display()
+            ),
+        ),
+    }
+}
+
+/// Like [`for_instance`], but `None` when nothing runs the instance.
+pub fn running(dir: &StateDir) -> Option<Box<dyn ServiceControl>> {
     if dir
         .read_record()
         .is_some_and(|r| !r.stopped && alive(r.pid))
     {
-        return Ok(Box::new(Supervisor {
+        return Some(Box::new(Supervisor {
             socket: dir.control_socket(),
         }));
     }
     if Path::new("/run/systemd/system").is_dir() && crate::daemons::on_path("systemctl").is_some() {
-        return Ok(Box::new(Systemd));
+        return Some(Box::new(Systemd));
     }
-    fail(
-        3,
-        format!(
-            "NEXUS is not running from {}: start it with `nexusctl up`",
-            dir.root.display()
-        ),
-    )
+    None
 }
 
 fn check_name(service: &str) -> Result<()> {
@@ -62,8 +74,9 @@ fn check_name(service: &str) -> Result<()> {
     fail(2, crate::daemons::unknown_service(service, &names))
 }
 
-impl ServiceControl for Supervisor {
-    fn restart(&self, service: &str) -> Result<()> {
+impl Supervisor {
+    /// Sends `VERB SERVICE` and waits for the answer.
+    fn ask(&self, verb: &str, service: &str) -> Result<()> {
         let mut stream = UnixStream::connect(&self.socket).with_context(|| {
             format!(
                 "cannot reach the supervisor at {} (is `nexusctl up` running?)",
@@ -71,14 +84,14 @@ impl ServiceControl for Supervisor {
             )
         })?;
         stream.set_read_timeout(Some(RESTART_TIMEOUT))?;
-        stream.write_all(format!("restart {service}\n").as_bytes())?;
+        stream.write_all(format!("{verb} {service}\n").as_bytes())?;
         let mut answer = String::new();
         BufReader::new(&stream)
             .read_line(&mut answer)
-            .with_context(|| format!("{service} did not come back within {RESTART_TIMEOUT:?}"))?;
+            .with_context(|| format!("{service} did not {verb} within {RESTART_TIMEOUT:?}"))?;
         match answer.trim_end().split_once(' ') {
             _ if answer.trim_end() == "ok" => Ok(()),
-            Some(("error", why)) => fail(1, format!("restarting {service} failed: {why}")),
+            Some(("error", why)) => fail(1, format!("{verb} {service} failed: {why}")),
             _ => fail(
                 1,
                 format!("the supervisor gave an unexpected answer: {answer:?}"),
@@ -87,23 +100,52 @@ impl ServiceControl for Supervisor {
     }
 }
 
-impl ServiceControl for Systemd {
+impl ServiceControl for Supervisor {
     fn restart(&self, service: &str) -> Result<()> {
+        self.ask("restart", service)
+    }
+
+    fn stop(&self, service: &str) -> Result<()> {
+        self.ask("stop", service)
+    }
+
+    fn start(&self, service: &str) -> Result<()> {
+        self.ask("start", service)
+    }
+}
+
+impl Systemd {
+    fn systemctl(&self, verb: &str, service: &str) -> Result<()> {
         let unit = format!("nexus-{service}.service");
         let out = std::process::Command::new("systemctl")
-            .args(["restart", &unit])
+            .args([verb, &unit])
             .output()
             .context("cannot run systemctl")?;
         if !out.status.success() {
             return fail(
                 1,
                 format!(
-                    "systemctl restart {unit} failed: {}; see `journalctl -u {unit}`",
+                    "systemctl {verb} {unit} failed: {}; see `journalctl -u {unit}`",
                     String::from_utf8_lossy(&out.stderr).trim()
                 ),
             );
         }
         Ok(())
+    }
+}
+
+impl ServiceControl for Systemd {
+    fn restart(&self, service: &str) -> Result<()> {
+        self.systemctl("restart", service)
+    }
+
+    fn stop(&self, service: &str) -> Result<()> {
+        self.systemctl("stop", service)
+    }
+
+    // `Type=notify` units: `systemctl start` returns once the daemon sent READY=1.
+    fn start(&self, service: &str) -> Result<()> {
+        self.systemctl("start", service)
     }
 }
 

@@ -38,6 +38,55 @@ pub fn unknown_service(service: &str, names: &[&str]) -> String {
     )
 }
 
+/// Which `nexusd` an instance runs: the one given with `--nexusd` (or `$NEXUSD`), else the
+/// installed release's (`<state dir>/releases/current/bin/nexusd`, once `nexusctl upgrade`
+/// has installed one), else the one next to nexusctl or on `$PATH`. Looked up each time it
+/// is used, so a running supervisor starts the new release after an upgrade switched it.
+#[derive(Debug, Clone)]
+pub struct Nexusd {
+    pinned: Option<PathBuf>,
+    release: PathBuf,
+    found: Option<PathBuf>,
+}
+
+impl Nexusd {
+    pub fn for_instance(dir: &crate::state::StateDir, explicit: Option<&Path>) -> Result<Self> {
+        let pinned = explicit.map(|p| find_nexusd(Some(p))).transpose()?;
+        let release = crate::release::layout::current_dir(dir)
+            .join("bin")
+            .join("nexusd");
+        let found = if pinned.is_none() && !release.is_file() {
+            Some(find_nexusd(None)?)
+        } else {
+            find_nexusd(None).ok()
+        };
+        Ok(Self {
+            pinned,
+            release,
+            found,
+        })
+    }
+
+    /// The binary to run now.
+    pub fn path(&self) -> Result<PathBuf> {
+        if let Some(p) = &self.pinned {
+            return Ok(p.clone());
+        }
+        if self.release.is_file() {
+            return Ok(self.release.clone());
+        }
+        match &self.found {
+            Some(p) => Ok(p.clone()),
+            None => find_nexusd(None),
+        }
+    }
+
+    /// The binary given explicitly, which upgrades do not replace.
+    pub fn pinned(&self) -> Option<&Path> {
+        self.pinned.as_deref()
+    }
+}
+
 /// `explicit`, else `nexusd` next to this executable, else on `$PATH`.
 pub fn find_nexusd(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = explicit {

@@ -2,7 +2,6 @@
 //! evaluation. On a systemd host, timers run the same commands (`nexusctl backup run`,
 //! `nexusctl alerts`).
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,7 +18,7 @@ const MAX_GAP: Duration = Duration::from_secs(60);
 
 /// Runs `nexusctl backup run` whenever the schedule says, until `stop` fires. Its output
 /// goes to `logs/backup.log` (`nexusctl logs backup`).
-pub async fn backups(dir: StateDir, nexusd: PathBuf, mut stop: Token) {
+pub async fn backups(dir: StateDir, nexusd: crate::daemons::Nexusd, mut stop: Token) {
     let mut last_started: Option<Instant> = None;
     loop {
         let mut gap = MAX_GAP;
@@ -56,7 +55,7 @@ pub async fn backups(dir: StateDir, nexusd: PathBuf, mut stop: Token) {
 
 /// One `backup run`; false when NEXUS is stopping (the backup was interrupted; the
 /// repository stays valid and the next run resumes it).
-async fn run_backup(dir: &StateDir, nexusd: &std::path::Path, stop: &mut Token) -> bool {
+async fn run_backup(dir: &StateDir, nexusd: &crate::daemons::Nexusd, stop: &mut Token) -> bool {
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => {
@@ -72,10 +71,13 @@ async fn run_backup(dir: &StateDir, nexusd: &std::path::Path, stop: &mut Token) 
         }
     };
     let mut cmd = tokio::process::Command::new(exe);
+    // The binary of the installed release at the time of the run, unless one was pinned.
+    if let Some(pinned) = nexusd.pinned() {
+        cmd.env("NEXUSD", pinned);
+    }
     cmd.arg("--state-dir")
         .arg(&dir.root)
         .args(["backup", "run", "--quiet"])
-        .env("NEXUSD", nexusd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -18,6 +18,9 @@ pub struct SupervisorRecord {
     pub url: String,
     /// Set when the supervisor stopped cleanly.
     pub stopped: bool,
+    /// The nexusd given with `--nexusd`/`$NEXUSD`, which upgrades do not replace.
+    #[serde(default)]
+    pub pinned_nexusd: Option<PathBuf>,
     pub daemons: Vec<DaemonRecord>,
 }
 

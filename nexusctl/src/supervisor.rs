@@ -65,7 +65,7 @@ enum Event {
         name: &'static str,
         pid: u32,
         /// Restart requests to answer once the record says it is running.
-        answer: Vec<RestartReply>,
+        answer: Vec<Reply>,
     },
     Exited {
         name: &'static str,
@@ -87,14 +87,30 @@ enum Event {
     RestartRequested {
         name: &'static str,
     },
+    /// Stopped on request (`nexusctl upgrade`), and kept stopped until asked to start.
+    Held {
+        name: &'static str,
+    },
 }
 
-/// A restart request: answered once the daemon is ready again, or with why it is not.
-type RestartReply = tokio::sync::oneshot::Sender<Result<(), String>>;
+/// What the control socket asks of one daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Stop gracefully and start again (the binary is looked up anew).
+    Restart,
+    /// Stop gracefully and stay stopped.
+    Stop,
+    /// Start (the binary is looked up anew) unless it is running.
+    Start,
+}
+
+/// Answered once the request is done (for a start or restart: once the daemon is ready), or
+/// with why it could not be.
+type Reply = tokio::sync::oneshot::Sender<Result<(), String>>;
 
 pub fn up(
     dir: &StateDir,
-    nexusd: &Path,
+    nexusd: &crate::daemons::Nexusd,
     listen: Option<SocketAddr>,
     first_run: Option<&Provisioned>,
 ) -> Result<ExitCode> {
@@ -123,7 +139,7 @@ pub fn up(
 
 async fn supervise(
     dir: &StateDir,
-    nexusd: &Path,
+    nexusd: &crate::daemons::Nexusd,
     listen: Option<SocketAddr>,
     first_run: Option<&Provisioned>,
 ) -> Result<ExitCode> {
@@ -140,6 +156,7 @@ async fn supervise(
         started_at: now_secs(),
         url: public_url(&listen_text),
         stopped: false,
+        pinned_nexusd: nexusd.pinned().map(Path::to_path_buf),
         daemons: DAEMONS
             .iter()
             .map(|d| DaemonRecord {
@@ -167,11 +184,11 @@ async fn supervise(
     let mut tasks = Vec::new();
     let mut restarters = std::collections::HashMap::new();
     for spec in DAEMONS {
-        let (restart_tx, restart_rx) = mpsc::channel::<RestartReply>(4);
+        let (restart_tx, restart_rx) = mpsc::channel::<(Request, Reply)>(4);
         restarters.insert(spec.name, restart_tx);
         let d = Daemon {
             spec: *spec,
-            nexusd: nexusd.to_path_buf(),
+            nexusd: nexusd.clone(),
             state_dir: dir.root.clone(),
             admin_socket: dir.admin_socket(spec.name),
             notify_socket: dir.notify_socket(spec.name),
@@ -194,7 +211,7 @@ async fn supervise(
     drop(tx);
     tasks.push(tokio::spawn(crate::jobs::backups(
         dir.clone(),
-        nexusd.to_path_buf(),
+        nexusd.clone(),
         token.clone(),
     )));
     tasks.push(tokio::spawn(crate::jobs::alerts(
@@ -287,6 +304,10 @@ async fn supervise(
                         eprintln!("nexusctl: restarting {name} as asked");
                         update(&mut record, name, |d| d.state = DaemonState::Restarting);
                     }
+                    Event::Held { name } => {
+                        eprintln!("nexusctl: {name} stopped as asked; it stays stopped until started");
+                        update(&mut record, name, |d| { d.state = DaemonState::Stopped; d.pid = None; });
+                    }
                 }
                 let _ = dir.write_record(&record);
             }
@@ -353,7 +374,7 @@ fn public_url(listen: &str) -> String {
 
 struct Daemon {
     spec: DaemonSpec,
-    nexusd: PathBuf,
+    nexusd: crate::daemons::Nexusd,
     state_dir: PathBuf,
     admin_socket: PathBuf,
     notify_socket: PathBuf,
@@ -362,25 +383,57 @@ struct Daemon {
 }
 
 impl Daemon {
-    /// Runs the daemon until `stop` fires, restarting it after crashes.
+    /// Runs the daemon until `stop` fires, restarting it after crashes, and serves the
+    /// control socket's requests: restart, stop (then it stays stopped), start.
     async fn run(
         self,
         tx: mpsc::Sender<Event>,
         mut stop: Token,
-        mut restarts: mpsc::Receiver<RestartReply>,
+        mut requests: mpsc::Receiver<(Request, Reply)>,
     ) {
         let name = self.spec.name;
         let mut crashes: VecDeque<Instant> = VecDeque::new();
         let mut attempt = 0u32;
         let mut ever_ready = false;
-        // Whoever asked for the restart in progress, told once the daemon is ready again.
-        let mut waiting: Vec<RestartReply> = Vec::new();
+        // Whoever asked for the start or restart in progress, told once it is ready.
+        let mut waiting: Vec<Reply> = Vec::new();
+        // Stopped on request: nothing runs until a start (or restart) request.
+        let mut held = false;
+        let mut from_hold = false;
         loop {
+            if held {
+                tokio::select! {
+                    _ = stop.fired() => {
+                        let _ = tx.send(Event::Stopped { name }).await;
+                        return;
+                    }
+                    req = requests.recv() => match req {
+                        Some((Request::Stop, reply)) => {
+                            let _ = reply.send(Ok(()));
+                            continue;
+                        }
+                        Some((_, reply)) => {
+                            waiting.push(reply);
+                            held = false;
+                            from_hold = true;
+                        }
+                        None => return,
+                    }
+                }
+            }
+            // Failures of a start out of the stopped state go back to whoever asked (and the
+            // daemon stays stopped for them to decide), instead of stopping the instance.
+            let requested = std::mem::take(&mut from_hold);
             let (mut child, notify) = match self.spawn() {
                 Ok(x) => x,
                 Err(e) => {
                     for w in waiting.drain(..) {
                         let _ = w.send(Err(format!("{e:#}")));
+                    }
+                    if requested {
+                        held = true;
+                        let _ = tx.send(Event::Held { name }).await;
+                        continue;
                     }
                     let _ = tx
                         .send(Event::GaveUp {
@@ -415,8 +468,12 @@ impl Daemon {
                         for w in waiting.drain(..) {
                             let _ = w.send(Err(why.clone()));
                         }
-                        let _ = tx.send(Event::GaveUp { name, why }).await;
                         terminate(&mut child, pid).await;
+                        if requested {
+                            held = true;
+                            break None;
+                        }
+                        let _ = tx.send(Event::GaveUp { name, why }).await;
                         return;
                     }
                     _ = stop.fired() => {
@@ -428,19 +485,38 @@ impl Daemon {
                         let _ = tx.send(Event::Stopped { name }).await;
                         return;
                     }
-                    Some(reply) = restarts.recv() => {
-                        waiting.push(reply);
-                        if ready {
-                            // Stopped gracefully and started again at once: not a crash.
-                            let _ = tx.send(Event::RestartRequested { name }).await;
-                            terminate(&mut child, pid).await;
-                            break None;
+                    Some((req, reply)) = requests.recv() => match req {
+                        Request::Start if ready => {
+                            let _ = reply.send(Ok(()));
                         }
                         // Still starting: answered when it is ready.
+                        Request::Start => waiting.push(reply),
+                        Request::Restart => {
+                            waiting.push(reply);
+                            if ready {
+                                // Stopped gracefully and started again at once: not a crash.
+                                let _ = tx.send(Event::RestartRequested { name }).await;
+                                terminate(&mut child, pid).await;
+                                break None;
+                            }
+                        }
+                        Request::Stop => {
+                            terminate(&mut child, pid).await;
+                            for w in waiting.drain(..) {
+                                let _ = w.send(Err(format!("{name} was stopped as asked")));
+                            }
+                            let _ = reply.send(Ok(()));
+                            held = true;
+                            break None;
+                        }
                     }
                 }
             };
             let _ = std::fs::remove_file(&self.notify_socket);
+            if held {
+                let _ = tx.send(Event::Held { name }).await;
+                continue;
+            }
             if status.is_none() && !waiting.is_empty() {
                 continue;
             }
@@ -450,6 +526,11 @@ impl Daemon {
                 )));
             }
             let code = status.and_then(|s| s.code());
+            if requested && !ready {
+                held = true;
+                let _ = tx.send(Event::Held { name }).await;
+                continue;
+            }
             let _ = tx
                 .send(Event::Exited {
                     name,
@@ -504,7 +585,10 @@ impl Daemon {
                 self.notify_socket.display()
             )
         })?;
-        let mut cmd = Command::new(&self.nexusd);
+        // Looked up at every start: after `nexusctl upgrade` switches the installed release,
+        // the next start runs the new binary.
+        let nexusd = self.nexusd.path()?;
+        let mut cmd = Command::new(&nexusd);
         cmd.arg("serve")
             .arg("--state-dir")
             .arg(&self.state_dir)
@@ -538,7 +622,7 @@ impl Daemon {
             .kill_on_drop(true);
         let mut child = cmd
             .spawn()
-            .with_context(|| format!("cannot start {}", self.nexusd.display()))?;
+            .with_context(|| format!("cannot start {}", nexusd.display()))?;
         if let Some(log) = &self.log {
             if let Some(out) = child.stdout.take() {
                 crate::logs::pump(out, log.clone(), false);
@@ -562,15 +646,16 @@ fn control_listener(path: &Path) -> Result<tokio::net::UnixListener> {
     Ok(listener)
 }
 
-/// Answers control requests, one line each: `restart SERVICE` → `ok` once it is ready
-/// again, or `error MESSAGE`.
+/// Answers control requests, one line each: `restart SERVICE`, `start SERVICE` → `ok` once
+/// it is ready; `stop SERVICE` → `ok` once it has stopped (it stays stopped until started);
+/// or `error MESSAGE`.
 async fn serve_control(
     listener: tokio::net::UnixListener,
-    restarters: std::collections::HashMap<&'static str, mpsc::Sender<RestartReply>>,
+    daemons: std::collections::HashMap<&'static str, mpsc::Sender<(Request, Reply)>>,
     mut stop: Token,
 ) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-    let restarters = std::sync::Arc::new(restarters);
+    let daemons = std::sync::Arc::new(daemons);
     loop {
         let stream = tokio::select! {
             s = listener.accept() => match s {
@@ -579,7 +664,7 @@ async fn serve_control(
             },
             _ = stop.fired() => return,
         };
-        let restarters = restarters.clone();
+        let daemons = daemons.clone();
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
             let mut line = String::new();
@@ -587,11 +672,17 @@ async fn serve_control(
             if reader.read_line(&mut line).await.is_err() {
                 return;
             }
-            let answer = match line.trim().split_once(' ') {
-                Some(("restart", service)) => match restarters.get(service) {
+            let request = match line.trim().split_once(' ') {
+                Some(("restart", service)) => Some((Request::Restart, service)),
+                Some(("stop", service)) => Some((Request::Stop, service)),
+                Some(("start", service)) => Some((Request::Start, service)),
+                _ => None,
+            };
+            let answer = match request {
+                Some((request, service)) => match daemons.get(service) {
                     Some(tx) => {
                         let (reply, answer) = tokio::sync::oneshot::channel();
-                        if tx.send(reply).await.is_err() {
+                        if tx.send((request, reply)).await.is_err() {
                             Err(format!("{service} is not running"))
                         } else {
                             answer
@@ -604,7 +695,7 @@ async fn serve_control(
                         &crate::daemons::names(),
                     )),
                 },
-                _ => Err("unknown request; expected `restart SERVICE`".to_owned()),
+                None => Err("unknown request; expected `restart|stop|start SERVICE`".to_owned()),
             };
             let text = match answer {
                 Ok(()) => "ok\n".to_owned(),

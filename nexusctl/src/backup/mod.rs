@@ -265,7 +265,7 @@ pub fn run(state: &StateDir, cmd: BackupCommand) -> Result<ExitCode> {
             include_secrets,
             nexusd,
         } => {
-            let nexusd = crate::daemons::find_nexusd(nexusd.as_deref())?;
+            let nexusd = crate::daemons::Nexusd::for_instance(state, nexusd.as_deref())?.path()?;
             let progress = Progress::new(Mode::choose(repo.json, repo.quiet));
             let (_, snap) = create_recorded(
                 state,
@@ -289,7 +289,7 @@ pub fn run(state: &StateDir, cmd: BackupCommand) -> Result<ExitCode> {
                     "no backup is scheduled: set one with `nexusctl backup schedule --repo …`",
                 );
             };
-            let nexusd = crate::daemons::find_nexusd(nexusd.as_deref())?;
+            let nexusd = crate::daemons::Nexusd::for_instance(state, nexusd.as_deref())?.path()?;
             let repo = RepoArgs {
                 repo: sched.repo.clone(),
                 passphrase_file: sched.passphrase_file.clone(),
