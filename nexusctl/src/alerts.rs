@@ -517,6 +517,8 @@ mod tests {
                 healthy: d.healthy,
                 supervisor_pid: Some(1),
                 daemons: vec![d],
+                release: None,
+                previous_release: None,
             },
             disk: Some((10, 100)),
             certificates: Vec::new(),

@@ -129,6 +129,25 @@ pub enum Command {
     ///
     /// Example: `nexusctl restore --repo /mnt/backup/nexus --passphrase-file ~/.nexus-pass --state-dir /srv/nexus-new`.
     Restore(backup::RestoreArgs),
+    /// Upgrade to a signed release bundle: verify it, snapshot the data, switch, migrate,
+    /// restart and wait until every service is healthy; on any failure, return to the running
+    /// release and its data automatically.
+    ///
+    /// Example: `nexusctl upgrade --bundle nexus-0.2.0-x86_64-linux.nexus`.
+    Upgrade(crate::release::upgrade::UpgradeArgs),
+    /// Return to the previous release (or finish rolling back an interrupted upgrade).
+    ///
+    /// Example: `nexusctl rollback`, or `nexusctl rollback --restore-snapshot` when the
+    /// upgrade changed the database schema.
+    Rollback(crate::release::upgrade::RollbackArgs),
+    /// Make and check signed release bundles, manage the keys this instance trusts, list the
+    /// installed releases (`nexusctl release --help`).
+    ///
+    /// Example: `nexusctl release build --key ~/.nexus-release.key`.
+    Release {
+        #[command(subcommand)]
+        command: crate::release::ReleaseCommand,
+    },
     /// Check the instance's configuration and report every problem at once.
     Configtest {
         /// The nexusd binary [default: next to nexusctl, then $PATH].
@@ -222,7 +241,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Up(args) => {
-            let nexusd = daemons::find_nexusd(args.nexusd.as_deref())?;
+            let binary = daemons::Nexusd::for_instance(&dir, args.nexusd.as_deref())?;
+            let nexusd = binary.path()?;
             let mut first_run = None;
             if !dir.is_provisioned() {
                 let init = InitArgs {
@@ -235,7 +255,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 };
                 first_run = Some(provision::init(&dir, &nexusd, &init)?);
             }
-            supervisor::up(&dir, &nexusd, args.listen, first_run.as_ref())
+            supervisor::up(&dir, &binary, args.listen, first_run.as_ref())
         }
         Command::Status { json } => status::run(&dir, json),
         Command::Users(f) => forward(&dir, "users", &f.args),
@@ -254,6 +274,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => logs::show(&dir, service.as_deref(), lines, follow),
         Command::Backup { command } => backup::run(&dir, command),
         Command::Restore(args) => backup::restore(&dir, args),
+        Command::Upgrade(args) => crate::release::upgrade::upgrade(&dir, &args),
+        Command::Rollback(args) => crate::release::upgrade::rollback(&dir, &args),
+        Command::Release { command } => crate::release::run(&dir, command),
         Command::Configtest { nexusd } => {
             if !dir.is_provisioned() {
                 return fail(
@@ -264,7 +287,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     ),
                 );
             }
-            let nexusd = daemons::find_nexusd(nexusd.as_deref())?;
+            let nexusd = daemons::Nexusd::for_instance(&dir, nexusd.as_deref())?.path()?;
             let status = std::process::Command::new(nexusd)
                 .arg("configtest")
                 .arg("--state-dir")
@@ -295,7 +318,7 @@ fn forward(dir: &StateDir, what: &str, args: &[String]) -> Result<ExitCode> {
         );
     }
     let explicit = std::env::var_os("NEXUSD").map(PathBuf::from);
-    let nexusd = daemons::find_nexusd(explicit.as_deref())?;
+    let nexusd = daemons::Nexusd::for_instance(dir, explicit.as_deref())?.path()?;
     let status = std::process::Command::new(nexusd)
         .arg(what)
         .arg("--state-dir")
@@ -311,4 +334,13 @@ fn forward(dir: &StateDir, what: &str, args: &[String]) -> Result<ExitCode> {
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -11,6 +11,7 @@ mod jobs;
 mod logs;
 mod metrics;
 mod provision;
+mod release;
 mod state;
 mod status;
 mod supervisor;

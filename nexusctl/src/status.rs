@@ -122,6 +122,10 @@ pub async fn collect_with_readings(
         healthy,
         supervisor_pid: live.map(|r| r.pid),
         daemons,
+        release: crate::release::layout::link_version(&crate::release::layout::current_dir(dir)),
+        previous_release: crate::release::layout::link_version(
+            &crate::release::layout::previous_link(dir),
+        ),
     };
     (report, readings)
 }
@@ -135,6 +139,14 @@ fn print_human(r: &StatusReport, dir: &StateDir) {
             r.state_dir
         ),
         (None, _) => println!("NEXUS is not running (state in {})", r.state_dir),
+    }
+    if let Some(release) = &r.release {
+        match &r.previous_release {
+            Some(p) => {
+                println!("Release {release} (installed; `nexusctl rollback` returns to {p})")
+            }
+            None => println!("Release {release} (installed)"),
+        }
     }
     println!();
     println!(

@@ -201,6 +201,13 @@ pub struct StatusReport {
     pub healthy: bool,
     pub supervisor_pid: Option<u32>,
     pub daemons: Vec<DaemonStatus>,
+    /// The installed release the services run (`releases/current`), once `nexusctl upgrade`
+    /// installed one; the daemons' own version is that of the code they were built from.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// The release `nexusctl rollback` returns to.
+    #[serde(default)]
+    pub previous_release: Option<String>,
 }
 
 /// An organization as the web shell sees it.

@@ -42,8 +42,13 @@ impl Up {
 
     /// With the daemon logging at `level`.
     pub fn start_logging(dir: &Path, listen: &str, level: &str) -> Self {
+        Self::start_with(dir, listen, &[("NEXUS_LOG_LEVEL", level)])
+    }
+
+    /// With these variables in the environment of the supervisor (and so of its daemons).
+    pub fn start_with(dir: &Path, listen: &str, env: &[(&str, &str)]) -> Self {
         let mut child = nexusctl()
-            .env("NEXUS_LOG_LEVEL", level)
+            .envs(env.iter().copied())
             .args([
                 "up",
                 "--state-dir",
