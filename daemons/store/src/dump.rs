@@ -94,16 +94,7 @@ pub async fn load(url: &str, base: &Path, from: &Path, kind: Backend) -> Result<
     match kind {
         Backend::Sqlite => load_sqlite(&sqlite_path(url, base)?, from).await,
         Backend::Postgres => {
-            let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|_| {
-                StoreError::UnsupportedDatabaseUrl {
-                    url: crate::db::redact(url),
-                }
-            })?;
-            let mut conn = sqlx::postgres::PgConnection::connect_with(&options)
-                .await
-                .map_err(|e| {
-                    StoreError::Dump(format!("cannot connect to {}: {e}", crate::db::redact(url)))
-                })?;
+            let mut conn = pg_connect(url).await?;
             let tables: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM information_schema.tables \
                  WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
@@ -186,16 +177,7 @@ pub async fn replace(
         }
         Backend::Postgres => {
             dump(url, base, &aside.join("database.sql")).await?;
-            let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|_| {
-                StoreError::UnsupportedDatabaseUrl {
-                    url: crate::db::redact(url),
-                }
-            })?;
-            let mut conn = sqlx::postgres::PgConnection::connect_with(&options)
-                .await
-                .map_err(|e| {
-                    StoreError::Dump(format!("cannot connect to {}: {e}", crate::db::redact(url)))
-                })?;
+            let mut conn = pg_connect(url).await?;
             sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
                 .execute(&mut conn)
                 .await?;
@@ -203,6 +185,17 @@ pub async fn replace(
             load(url, base, from, kind).await
         }
     }
+}
+
+async fn pg_connect(url: &str) -> Result<sqlx::postgres::PgConnection, StoreError> {
+    let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|_| {
+        StoreError::UnsupportedDatabaseUrl {
+            url: crate::db::redact(url),
+        }
+    })?;
+    sqlx::postgres::PgConnection::connect_with(&options)
+        .await
+        .map_err(|e| StoreError::Dump(format!("cannot connect to {}: {e}", crate::db::redact(url))))
 }
 
 fn sqlite_path(url: &str, base: &Path) -> Result<PathBuf, StoreError> {

@@ -397,3 +397,108 @@ async fn sqlite_in_an_unwritable_place_says_so() {
         other => panic!("expected SqliteOpen, got {other:?}"),
     }
 }
+
+/// `dump::replace`, which puts an upgrade's pre-upgrade snapshot back: on both backends.
+mod replacing_a_database {
+    use nexus_store::testing::TestDb;
+
+    #[tokio::test]
+    async fn sqlite() {
+        let t = TestDb::sqlite().await.expect("sqlite");
+        super::replace_restores_the_dump_and_keeps_what_was_there(t).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let Some(t) = TestDb::postgres().await.expect("postgres") else {
+            return;
+        };
+        super::replace_restores_the_dump_and_keeps_what_was_there(t).await;
+    }
+}
+
+async fn exec(db: &Db, sql: &'static str) {
+    match db {
+        Db::Sqlite(pool) => {
+            sqlx::raw_sql(sql).execute(pool).await.expect(sql);
+        }
+        Db::Postgres(pool) => {
+            sqlx::raw_sql(sql).execute(pool).await.expect(sql);
+        }
+    }
+}
+
+async fn names(db: &Db) -> Vec<String> {
+    let q = "SELECT name FROM things ORDER BY id";
+    match db {
+        Db::Sqlite(pool) => sqlx::query_scalar(q).fetch_all(pool).await.expect(q),
+        Db::Postgres(pool) => sqlx::query_scalar(q).fetch_all(pool).await.expect(q),
+    }
+}
+
+async fn replace_restores_the_dump_and_keeps_what_was_there(t: nexus_store::testing::TestDb) {
+    use nexus_store::dump;
+    let base = std::path::Path::new("/");
+    let work = tempfile::tempdir().expect("tempdir");
+    let v1 = app(APP_V1);
+    migrate::run(&t.db, &[&nexus_store::MIGRATIONS, &v1])
+        .await
+        .expect("v1");
+    exec(
+        &t.db,
+        "INSERT INTO things (id, org_id, name) VALUES (1, 'o', 'kept')",
+    )
+    .await;
+    let snapshot = work.path().join("snapshot.dump");
+    let backend = dump::dump(&t.url, base, &snapshot).await.expect("dump");
+
+    // What an upgrade does after its snapshot: a newer schema, and rows written under it.
+    let v2 = app(APP_V2);
+    migrate::run(&t.db, &[&nexus_store::MIGRATIONS, &v2])
+        .await
+        .expect("v2");
+    exec(
+        &t.db,
+        "INSERT INTO things (id, org_id, name) VALUES (2, 'o', 'later')",
+    )
+    .await;
+    t.db.close().await;
+
+    let aside = work.path().join("aside");
+    dump::replace(&t.url, base, &snapshot, backend, &aside)
+        .await
+        .expect("replace");
+    let db = Db::connect(&t.url, base, &nexus_store::DbOptions::default())
+        .await
+        .expect("reopen");
+    assert_eq!(names(&db).await, vec!["kept".to_owned()]);
+    // The old schema's owner accepts it again (no migration from the future).
+    migrate::run(&db, &[&nexus_store::MIGRATIONS, &v1])
+        .await
+        .expect("v1 again");
+    db.close().await;
+    // What was replaced is kept, not deleted.
+    let kept: Vec<String> = std::fs::read_dir(&aside)
+        .expect("aside")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    match backend {
+        nexus_store::Backend::Sqlite => assert!(kept.contains(&"nexus.db".to_owned()), "{kept:?}"),
+        nexus_store::Backend::Postgres => {
+            let sql = std::fs::read_to_string(aside.join("database.sql")).expect("database.sql");
+            assert!(
+                sql.contains("later"),
+                "the replaced rows are in the kept dump"
+            );
+        }
+    }
+    // A dump of the other backend is refused before anything is touched.
+    let other = match backend {
+        nexus_store::Backend::Sqlite => nexus_store::Backend::Postgres,
+        nexus_store::Backend::Postgres => nexus_store::Backend::Sqlite,
+    };
+    let refused = dump::replace(&t.url, base, &snapshot, other, &aside).await;
+    assert!(refused.is_err());
+    t.cleanup().await.expect("cleanup");
+}
