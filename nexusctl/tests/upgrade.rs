@@ -378,3 +378,126 @@ fn upgrades_commit_when_healthy_and_roll_back_binaries_and_data_when_not() {
     let (code, _) = up.terminate();
     assert_eq!(code, Some(0));
 }
+
+/// The PostgreSQL server for tests, if any; fails when the run said it is required.
+fn postgres_admin() -> Option<String> {
+    match std::env::var("NEXUS_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("NEXUS_TEST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "NEXUS_TEST_REQUIRE_POSTGRES=1 but NEXUS_TEST_POSTGRES_URL is not set"
+            );
+            None
+        }
+    }
+}
+
+fn psql(url: &str, sql: &str) -> String {
+    let out = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql (Debian: apt-get install postgresql-client)");
+    assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_failed_upgrade_of_a_postgresql_instance_puts_its_database_back() {
+    let Some(admin) = postgres_admin() else {
+        return;
+    };
+    let name = format!(
+        "nexus_upgrade_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    psql(&admin, &format!("CREATE DATABASE {name}"));
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let url = format!("{base}/{name}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let dir = work.join("instance");
+    let key = work.join("release.key");
+    let broken = work.join("broken.nexus");
+    let w = |p: &Path| p.to_str().unwrap().to_owned();
+    ok(&nexusctl()
+        .args(["release", "keygen", "--out", &w(&key)])
+        .output()
+        .unwrap());
+    ok(&nexusctl()
+        .args([
+            "release",
+            "build",
+            "--key",
+            &w(&key),
+            "--release-version",
+            "0.2.1",
+        ])
+        .args(["--out", &w(&broken), "--nexusd", &w(&bin("nexusd-broken"))])
+        .output()
+        .unwrap());
+    ok(&ctl(
+        &dir,
+        &["init", "--listen", "127.0.0.1:0", "--database-url", &url],
+    ));
+    ok(&ctl(
+        &dir,
+        &["release", "trust", &format!("{}.pub", w(&key))],
+    ));
+    let mut up = Up::start(&dir, "127.0.0.1:0");
+    up.wait_for("NEXUS is ready at", Duration::from_secs(60));
+    ok(&ctl(&dir, &["users", "add", "--email", "kept@example.org"]));
+
+    let out = nexusctl()
+        .env("UPGRADE_FIXTURE_FAULT", "migration")
+        .arg("--state-dir")
+        .arg(&dir)
+        .args(["upgrade", "--bundle", &w(&broken)])
+        .output()
+        .unwrap();
+    let err = fails(&out, 1, "upgrade-probe/0002 (fails) failed");
+    assert!(err.contains("NEXUS is back on 0.1.0"), "{err}");
+    assert!(
+        text(&out.stdout).contains("snapshot of the postgres database"),
+        "{}",
+        text(&out.stdout)
+    );
+    healthy_on(&dir, "0.1.0");
+    assert_eq!(
+        psql(&url, "SELECT to_regclass('upgrade_probe') IS NULL"),
+        "t"
+    );
+    assert!(users(&dir).contains("kept@example.org"));
+    // What the failed release wrote is kept in a dump beside the snapshot.
+    let kept = std::fs::read_dir(dir.join("upgrades"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .flat_map(|e| std::fs::read_dir(e.path()).unwrap().flatten())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("replaced-"))
+        .map(|e| std::fs::read_to_string(e.path().join("database.sql")).unwrap())
+        .collect::<Vec<_>>();
+    assert!(
+        kept.iter()
+            .any(|sql| sql.contains("written by the broken release"))
+    );
+
+    let (code, _) = up.terminate();
+    assert_eq!(code, Some(0));
+    psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
+}
