@@ -317,6 +317,10 @@ fn open_inner(
         }
         seen[index] = true;
         let expected = &manifest.files[index];
+        // Before a byte is written: a tampered entry may be of any size.
+        if entry.size() != expected.size {
+            return tampered(bundle, format!("{} has the wrong size", expected.path));
+        }
         let mut hasher = blake3::Hasher::new();
         let mut out = match into {
             Some(dir) => {
