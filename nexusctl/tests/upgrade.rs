@@ -256,6 +256,17 @@ fn upgrades_commit_when_healthy_and_roll_back_binaries_and_data_when_not() {
         2,
         "not newer than the running 0.2.0",
     );
+    // A failed upgrade from here leaves `rollback` pointing where it did.
+    let out = nexusctl()
+        .env("UPGRADE_FIXTURE_FAULT", "migration")
+        .arg("--state-dir")
+        .arg(&dir)
+        .args(["upgrade", "--bundle", &w(&broken)])
+        .output()
+        .unwrap();
+    fails(&out, 1, "NEXUS is back on 0.2.0");
+    healthy_on(&dir, "0.2.0");
+    assert_eq!(status(&dir)["previous_release"], "0.1.0");
 
     // Rollback on request: the schema did not change, so the data stays as it is.
     ok(&ctl(
@@ -286,6 +297,7 @@ fn upgrades_commit_when_healthy_and_roll_back_binaries_and_data_when_not() {
     healthy_on(&dir, "0.1.0");
     assert!(!sqlite_tables(&db).contains("upgrade_probe"));
     assert!(!dir.join("releases").join("0.2.1").exists());
+    assert_eq!(status(&dir)["previous_release"], serde_json::Value::Null);
     let list = users(&dir);
     assert!(
         list.contains("before@example.org") && list.contains("during@example.org"),

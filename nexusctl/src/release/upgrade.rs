@@ -81,6 +81,9 @@ struct Journal {
     backend: Option<String>,
     /// The pre-upgrade snapshot: `database.dump` and `config.toml`.
     snapshot: PathBuf,
+    /// What `releases/previous` pointed at before, put back if the upgrade fails.
+    #[serde(default)]
+    previous_before: Option<String>,
     finished_at: Option<u64>,
     error: Option<String>,
 }
@@ -230,6 +233,7 @@ pub fn upgrade(dir: &StateDir, args: &UpgradeArgs) -> Result<ExitCode> {
         started_at: now_secs(),
         services_running: control.is_some(),
         backend: None,
+        previous_before: layout::link_version(&layout::previous_link(dir)),
         finished_at: None,
         error: None,
     };
@@ -432,7 +436,13 @@ fn restore(
         }
     }
     layout::set_link(&layout::current_dir(dir), Some(&journal.from))?;
-    layout::set_link(&layout::previous_link(dir), None)?;
+    // A failed upgrade leaves `previous` as it was; after a rollback there is none (unless
+    // the one before is still installed).
+    let previous = journal
+        .previous_before
+        .as_deref()
+        .filter(|v| *v != journal.from && layout::release_dir(dir, v).is_dir());
+    layout::set_link(&layout::previous_link(dir), previous)?;
     if restore_data {
         let Some(backend) = journal.backend.clone() else {
             return fail(
@@ -625,6 +635,7 @@ pub fn rollback(dir: &StateDir, args: &RollbackArgs) -> Result<ExitCode> {
             started_at: now_secs(),
             services_running: false,
             backend: None,
+            previous_before: None,
             finished_at: None,
             error: None,
         },
