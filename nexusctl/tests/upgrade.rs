@@ -60,6 +60,19 @@ fn bin(name: &str) -> PathBuf {
     p
 }
 
+/// `nexusctl upgrade --bundle BUNDLE` with the broken release's second migration failing.
+fn upgrade_with_failing_migration(dir: &Path, bundle: &Path) -> Output {
+    nexusctl()
+        .env("UPGRADE_FIXTURE_FAULT", "migration")
+        .arg("--state-dir")
+        .arg(dir)
+        .arg("upgrade")
+        .arg("--bundle")
+        .arg(bundle)
+        .output()
+        .unwrap()
+}
+
 fn users(dir: &Path) -> String {
     ok(&ctl(dir, &["users", "list"]))
 }
@@ -257,13 +270,7 @@ fn upgrades_commit_when_healthy_and_roll_back_binaries_and_data_when_not() {
         "not newer than the running 0.2.0",
     );
     // A failed upgrade from here leaves `rollback` pointing where it did.
-    let out = nexusctl()
-        .env("UPGRADE_FIXTURE_FAULT", "migration")
-        .arg("--state-dir")
-        .arg(&dir)
-        .args(["upgrade", "--bundle", &w(&broken)])
-        .output()
-        .unwrap();
+    let out = upgrade_with_failing_migration(&dir, &broken);
     fails(&out, 1, "NEXUS is back on 0.2.0");
     healthy_on(&dir, "0.2.0");
     assert_eq!(status(&dir)["previous_release"], "0.1.0");
@@ -285,13 +292,7 @@ fn upgrades_commit_when_healthy_and_roll_back_binaries_and_data_when_not() {
 
     let db = dir.join("nexus.db");
     // A failing migration: the first one of the broken release ran, the second failed.
-    let out = nexusctl()
-        .env("UPGRADE_FIXTURE_FAULT", "migration")
-        .arg("--state-dir")
-        .arg(&dir)
-        .args(["upgrade", "--bundle", &w(&broken)])
-        .output()
-        .unwrap();
+    let out = upgrade_with_failing_migration(&dir, &broken);
     let err = fails(&out, 1, "upgrade-probe/0002 (fails) failed");
     assert!(err.contains("NEXUS is back on 0.1.0"), "{err}");
     healthy_on(&dir, "0.1.0");
@@ -475,13 +476,7 @@ fn a_failed_upgrade_of_a_postgresql_instance_puts_its_database_back() {
     up.wait_for("NEXUS is ready at", Duration::from_secs(60));
     ok(&ctl(&dir, &["users", "add", "--email", "kept@example.org"]));
 
-    let out = nexusctl()
-        .env("UPGRADE_FIXTURE_FAULT", "migration")
-        .arg("--state-dir")
-        .arg(&dir)
-        .args(["upgrade", "--bundle", &w(&broken)])
-        .output()
-        .unwrap();
+    let out = upgrade_with_failing_migration(&dir, &broken);
     let err = fails(&out, 1, "upgrade-probe/0002 (fails) failed");
     assert!(err.contains("NEXUS is back on 0.1.0"), "{err}");
     assert!(
