@@ -24,6 +24,9 @@ use rand::RngCore;
 /// A chunk's name: the repository-keyed BLAKE3 hash of its plaintext.
 pub type ChunkId = [u8; 32];
 
+/// The identities that decrypt a repository's contents (shared with reading threads).
+pub type Identities = Vec<Box<dyn age::Identity + Send + Sync>>;
+
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -153,17 +156,14 @@ pub fn read_recipients_file(path: &Path) -> Result<Vec<String>> {
 
 /// Identities from a file: an age identity file (`AGE-SECRET-KEY-1…` lines) or an
 /// unencrypted SSH private key.
-pub fn read_identity_file(path: &Path) -> Result<Vec<Box<dyn age::Identity>>> {
+pub fn read_identity_file(path: &Path) -> Result<Identities> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read the identity file {}", path.display()))?;
     if let Ok(file) = age::IdentityFile::from_buffer(&bytes[..])
         && let Ok(ids) = file.into_identities()
         && !ids.is_empty()
     {
-        return Ok(ids
-            .into_iter()
-            .map(|i| i as Box<dyn age::Identity>)
-            .collect());
+        return Ok(ids.into_iter().collect());
     }
     match age::ssh::Identity::from_buffer(&bytes[..], Some(path.display().to_string())) {
         Ok(age::ssh::Identity::Unencrypted(key)) => {
@@ -210,14 +210,14 @@ pub fn age_encrypt(
 
 /// Decrypts an age file with the given identities; `what` names it in errors.
 pub fn age_decrypt(
-    identities: &[Box<dyn age::Identity>],
+    identities: &[Box<dyn age::Identity + Send + Sync>],
     data: &[u8],
     what: &str,
 ) -> Result<Vec<u8>> {
     let decryptor =
         age::Decryptor::new(data).map_err(|e| anyhow!("{what} is not readable: {e}"))?;
     let mut reader = decryptor
-        .decrypt(identities.iter().map(|i| i.as_ref()))
+        .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
         .map_err(|e| match e {
             age::DecryptError::NoMatchingKeys => {
                 anyhow!("{what} cannot be decrypted with the given identity: it was written for other keys")
@@ -231,14 +231,56 @@ pub fn age_decrypt(
     Ok(out)
 }
 
-/// Encrypts with a passphrase (age scrypt).
+/// Encrypts with a passphrase (age scrypt, at [`passphrase_work_factor`]).
 pub fn age_encrypt_passphrase(passphrase: &SecretString, plain: &[u8]) -> Result<Vec<u8>> {
-    let encryptor = age::Encryptor::with_user_passphrase(passphrase.clone());
+    let mut recipient = age::scrypt::Recipient::new(passphrase.clone());
+    recipient.set_work_factor(passphrase_work_factor());
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .map_err(|e| anyhow!("cannot encrypt: {e}"))?;
     let mut out = Vec::new();
     let mut w = encryptor.wrap_output(&mut out)?;
     w.write_all(plain)?;
     w.finish()?;
     Ok(out)
+}
+
+/// How long unlocking a repository with its passphrase may take on this machine.
+const PASSPHRASE_UNLOCK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The scrypt work factor (log2 N) for a new passphrase key: the largest that unlocks within
+/// [`PASSPHRASE_UNLOCK`] here, and never below 2^15 (32 MiB of memory per guess). Every
+/// command that opens a repository pays it once, so it is a large part of a small
+/// incremental backup: age's own choice aims at a second or more (1.4 s here), restic
+/// calibrates to half a second, and so do we.
+///
+/// Measured, not extrapolated from a small factor: past the CPU caches each step costs more
+/// than twice the one before, and extrapolating chose 2^22 (16 s) here.
+pub fn passphrase_work_factor() -> u8 {
+    const MIN: u8 = 15;
+    const MAX: u8 = 22;
+    let mut log_n = MIN;
+    while log_n < MAX {
+        let Some(took) = time_scrypt(log_n) else {
+            return 18;
+        };
+        // The next step at least doubles the cost.
+        if took * 2 > PASSPHRASE_UNLOCK {
+            break;
+        }
+        log_n += 1;
+    }
+    log_n
+}
+
+/// How long wrapping a key with a passphrase takes at work factor `log_n`.
+fn time_scrypt(log_n: u8) -> Option<std::time::Duration> {
+    let mut probe = age::scrypt::Recipient::new(SecretString::from("calibration".to_owned()));
+    probe.set_work_factor(log_n);
+    // The key is wrapped (scrypt run) when the encryptor is made.
+    let started = std::time::Instant::now();
+    age::Encryptor::with_recipients(std::iter::once(&probe as &dyn age::Recipient)).ok()?;
+    Some(started.elapsed())
 }
 
 /// Decrypts with a passphrase; a wrong one is told apart from damage.
@@ -270,7 +312,7 @@ pub fn new_repo_identity() -> (SecretString, String) {
     (id.to_string(), public)
 }
 
-pub fn parse_identity(secret: &str) -> Result<Box<dyn age::Identity>> {
+pub fn parse_identity(secret: &str) -> Result<Box<dyn age::Identity + Send + Sync>> {
     let id = age::x25519::Identity::from_str(secret)
         .map_err(|e| anyhow!("the repository's key is damaged: {e}"))?;
     Ok(Box::new(id))

@@ -44,6 +44,13 @@ pub async fn verify(repo: &Repo, progress: &Progress) -> Result<VerifyReport> {
     progress.start_bytes(total, "checking every chunk");
     let mut bad: HashSet<ChunkId> = HashSet::new();
     let mut reader = PackReader::new(repo);
+    reader.read_ahead(
+        indexes
+            .iter()
+            .filter(|i| stored.contains_key(&i.pack))
+            .filter_map(|i| unhex32(&i.pack))
+            .collect(),
+    );
     let map = repo::index_map(&indexes)?;
     for index in &indexes {
         let Some(size) = stored.get(&index.pack) else {
@@ -347,9 +354,7 @@ fn prune_locked(
             }
         }
         drop(tx);
-        let written = packer
-            .join()
-            .map_err(|_| anyhow!("the prune's packing thread failed"))?;
+        let written = packer.finish();
         sent?;
         written?;
     }

@@ -6,6 +6,7 @@
 //! `repo.rs` for the layout and `crypto.rs` for the keys.
 
 mod create;
+pub(crate) use create::hostname;
 mod crypto;
 mod files_cache;
 mod lock;

@@ -87,7 +87,7 @@ struct KeyFile {
 #[derive(Default)]
 pub struct Credentials {
     pub passphrase: Option<SecretString>,
-    pub identities: Vec<Box<dyn age::Identity>>,
+    pub identities: crypto::Identities,
     /// Where this instance keeps the repository key of recipient repositories it writes to.
     pub local_keys: Option<PathBuf>,
 }
@@ -175,7 +175,7 @@ pub struct Repo {
     pub config: RepoConfig,
     pub key: RepoKey,
     pub recipients: Arc<Vec<Box<dyn age::Recipient + Send + Sync>>>,
-    pub identities: Vec<Box<dyn age::Identity>>,
+    pub identities: Arc<crypto::Identities>,
 }
 
 pub fn open_store(url: &str, create: bool) -> Result<(Arc<dyn ObjectStore>, String)> {
@@ -389,7 +389,7 @@ impl Repo {
         url: String,
         config: RepoConfig,
         key: RepoKey,
-        identities: Vec<Box<dyn age::Identity>>,
+        identities: crypto::Identities,
     ) -> Result<Self> {
         let recipients = config
             .recipients
@@ -402,7 +402,7 @@ impl Repo {
             config,
             key,
             recipients: Arc::new(recipients),
-            identities,
+            identities: Arc::new(identities),
         })
     }
 
@@ -543,16 +543,64 @@ pub fn index_map(indexes: &[PackIndex]) -> Result<HashMap<ChunkId, Location>> {
 pub struct PackReader<'a> {
     repo: &'a Repo,
     cache: Vec<([u8; 32], Arc<Vec<u8>>)>,
+    ahead: Option<ReadAhead>,
+}
+
+/// A pack's id and plaintext.
+type DecryptedPack = ([u8; 32], Arc<Vec<u8>>);
+
+/// Packs being fetched and decrypted on other threads, in the order they will be needed.
+struct ReadAhead {
+    rx: tokio::sync::mpsc::Receiver<Result<DecryptedPack>>,
+    /// Packs already received (asked for again after leaving the cache: read directly).
+    received: std::collections::HashSet<[u8; 32]>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 const PACKS_CACHED: usize = 6;
+/// Packs decrypted ahead and waiting to be used.
+const PACKS_AHEAD: usize = 2;
 
 impl<'a> PackReader<'a> {
     pub fn new(repo: &'a Repo) -> Self {
         Self {
             repo,
             cache: Vec::new(),
+            ahead: None,
         }
+    }
+
+    /// Fetches, checks and decrypts the packs in `order` on other threads while the caller
+    /// works on the ones before (a restore decompresses, hashes and writes while the next
+    /// pack is decrypted). Packs asked for out of this order are read as usual. Outside a
+    /// Tokio runtime this does nothing.
+    pub fn read_ahead(&mut self, order: Vec<[u8; 32]>) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(PACKS_AHEAD);
+        let store = self.repo.store.clone();
+        let identities = self.repo.identities.clone();
+        let task = rt.spawn(async move {
+            for id in order {
+                let loaded = load_pack(&store, &identities, id).await;
+                let failed = loaded.is_err();
+                if tx.send(loaded.map(|p| (id, p))).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        self.ahead = Some(ReadAhead {
+            rx,
+            received: std::collections::HashSet::new(),
+            task,
+        });
     }
 
     pub async fn pack(&mut self, id: &[u8; 32]) -> Result<Arc<Vec<u8>>> {
@@ -562,20 +610,20 @@ impl<'a> PackReader<'a> {
             self.cache.push(hit);
             return Ok(data);
         }
-        let name = pack_name(id);
-        let stored = get_required(&self.repo.store, &name).await?;
-        if blake3::hash(&stored).as_bytes() != id {
-            bail!("pack {name} is damaged (its content does not match its name)");
+        if let Some(ahead) = &mut self.ahead
+            && !ahead.received.contains(id)
+        {
+            while let Some(next) = ahead.rx.recv().await {
+                let (got, data) = next?;
+                ahead.received.insert(got);
+                remember(&mut self.cache, got, data.clone());
+                if &got == id {
+                    return Ok(data);
+                }
+            }
         }
-        let plain = Arc::new(crypto::age_decrypt(
-            &self.repo.identities,
-            &stored,
-            &format!("pack {name}"),
-        )?);
-        if self.cache.len() >= PACKS_CACHED {
-            self.cache.remove(0);
-        }
-        self.cache.push((*id, plain.clone()));
+        let plain = load_pack(&self.repo.store, &self.repo.identities, *id).await?;
+        remember(&mut self.cache, *id, plain.clone());
         Ok(plain)
     }
 
@@ -600,6 +648,32 @@ impl<'a> PackReader<'a> {
         }
         Ok(data)
     }
+}
+
+fn remember(cache: &mut Vec<([u8; 32], Arc<Vec<u8>>)>, id: [u8; 32], plain: Arc<Vec<u8>>) {
+    if cache.len() >= PACKS_CACHED {
+        cache.remove(0);
+    }
+    cache.push((id, plain));
+}
+
+/// A pack's plaintext: fetched, checked against its name, decrypted (on a blocking thread).
+async fn load_pack(
+    store: &Arc<dyn ObjectStore>,
+    identities: &Arc<crypto::Identities>,
+    id: [u8; 32],
+) -> Result<Arc<Vec<u8>>> {
+    let name = pack_name(&id);
+    let stored = get_required(store, &name).await?;
+    let identities = identities.clone();
+    tokio::task::spawn_blocking(move || {
+        if blake3::hash(&stored).as_bytes() != &id {
+            bail!("pack {name} is damaged (its content does not match its name)");
+        }
+        crypto::age_decrypt(&identities, &stored, &format!("pack {name}")).map(Arc::new)
+    })
+    .await
+    .map_err(|_| anyhow!("reading a pack of the repository failed"))?
 }
 
 /// Writes a pack's index (after the pack itself).

@@ -140,9 +140,23 @@ pub async fn restore(repo: &Repo, opts: &Options<'_>, progress: &Progress) -> Re
             .map_err(|e| anyhow!("cannot open the blob store to restore into: {e}"))?
             .0;
 
+    // Decrypt the packs on another core while this one writes what came before.
+    let mut order = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for c in entries.iter().flat_map(|e| &e.chunks) {
+        if let Some(loc) = unhex32(c).and_then(|id| index.get(&id))
+            && seen.insert(loc.pack)
+        {
+            order.push(loc.pack);
+        }
+    }
+    reader.read_ahead(order);
+
     let total: u64 = entries.iter().map(|e| e.size).sum();
     progress.start_bytes(total, "restoring");
     let dump = staging.path.join(".restore-database.dump");
+    // Small blobs are written by other threads while this one decodes the next ones.
+    let mut puts = tokio::task::JoinSet::new();
     for entry in &entries {
         let (kind, rest) = entry
             .path
@@ -156,9 +170,24 @@ pub async fn restore(repo: &Repo, opts: &Options<'_>, progress: &Progress) -> Re
                 write_file(&mut reader, &index, entry, &path, progress).await?;
             }
             "database" => write_file(&mut reader, &index, entry, &dump, progress).await?,
-            "blobs" => write_blob(&mut reader, &index, entry, &blobs, rest, progress).await?,
+            "blobs" => {
+                write_blob(
+                    &mut reader,
+                    &index,
+                    entry,
+                    &blobs,
+                    rest,
+                    &mut puts,
+                    progress,
+                )
+                .await?;
+            }
             other => bail!("snapshot {} has an unknown kind of file `{other}`", snap.id),
         }
+    }
+
+    while let Some(done) = puts.join_next().await {
+        done.map_err(|_| anyhow!("writing a blob failed"))??;
     }
 
     progress.phase("loading the database");
@@ -287,8 +316,11 @@ async fn write_blob(
     entry: &TreeEntry,
     store: &Arc<dyn ObjectStore>,
     key: &str,
+    puts: &mut tokio::task::JoinSet<Result<()>>,
     progress: &Progress,
 ) -> Result<()> {
+    /// Small blobs being written at once.
+    const PUTS_IN_FLIGHT: usize = 16;
     let location = repo::obj(key);
     let mut hasher = blake3::Hasher::new();
     if entry.chunks.len() <= 1 {
@@ -299,10 +331,20 @@ async fn write_blob(
         hasher.update(&data);
         check_hash(&hasher, entry)?;
         progress.inc(data.len() as u64);
-        store
-            .put(&location, PutPayload::from(bytes::Bytes::from(data)))
-            .await
-            .with_context(|| format!("cannot write the blob {key}"))?;
+        while puts.len() >= PUTS_IN_FLIGHT {
+            if let Some(done) = puts.join_next().await {
+                done.map_err(|_| anyhow!("writing a blob failed"))??;
+            }
+        }
+        let store = store.clone();
+        let key = key.to_owned();
+        puts.spawn(async move {
+            store
+                .put(&location, PutPayload::from(bytes::Bytes::from(data)))
+                .await
+                .map(|_| ())
+                .with_context(|| format!("cannot write the blob {key}"))
+        });
         return Ok(());
     }
     // Large blobs stream: the blob appears only when its last part is written and its
