@@ -32,16 +32,20 @@ pub enum Permission {
     AuditRead,
     /// Register and disable OAuth clients ("Log in with NEXUS" apps, API clients).
     ClientsManage,
+    /// See the instance's health alerts (service down, disk, certificates, backups).
+    /// Held only in the instance's first organization: the others are tenants of it.
+    SystemRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 7] = [
         Self::UsersRead,
         Self::UsersManage,
         Self::RolesManage,
         Self::OrgManage,
         Self::AuditRead,
         Self::ClientsManage,
+        Self::SystemRead,
     ];
 
     /// The name, as stored in custom roles and carried as a token scope.
@@ -53,6 +57,7 @@ impl Permission {
             Self::OrgManage => "org:manage",
             Self::AuditRead => "audit:read",
             Self::ClientsManage => "clients:manage",
+            Self::SystemRead => "system:read",
         }
     }
 
@@ -68,6 +73,9 @@ impl Permission {
             }
             Self::AuditRead => "read the organization's audit log (owners and administrators)",
             Self::ClientsManage => "register and disable OAuth clients (owners and administrators)",
+            Self::SystemRead => {
+                "see this instance's health alerts (owners and administrators of the instance's first organization)"
+            }
         }
     }
 
@@ -145,6 +153,10 @@ impl Permissions {
 
     pub fn with(self, p: Permission) -> Self {
         Self(self.0 | p.bit())
+    }
+
+    pub fn without(self, p: Permission) -> Self {
+        Self(self.0 & !p.bit())
     }
 
     pub fn union(self, other: Self) -> Self {

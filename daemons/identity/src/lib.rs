@@ -197,6 +197,7 @@ impl App for IdentityApp {
         Ok(routes::router(routes::RouteState {
             service,
             secure_cookie,
+            state_dir: ctx.config.state_dir.clone(),
         }))
     }
 

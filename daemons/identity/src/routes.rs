@@ -27,6 +27,8 @@ pub struct RouteState {
     pub service: IdentityService,
     /// Add `Secure` to the cookie (when the public URL is https).
     pub secure_cookie: bool,
+    /// The instance's state directory, where `nexusctl` keeps the alerts.
+    pub state_dir: std::path::PathBuf,
 }
 
 pub fn router(state: RouteState) -> Router {
@@ -44,6 +46,7 @@ pub fn router(state: RouteState) -> Router {
         .route("/api/account/sessions", get(list_sessions))
         .route("/api/account/sessions/{id}", delete(end_session))
         .route("/api/admin/audit", get(audit_log))
+        .route("/api/admin/instance/alerts", get(instance_alerts))
         .route("/api/whoami", get(whoami))
         .route("/api/tokens", get(list_tokens).post(create_token))
         .route("/api/tokens/{id}", delete(revoke_token))
@@ -114,7 +117,8 @@ pub mod need {
         RolesManage,
         OrgManage,
         AuditRead,
-        ClientsManage
+        ClientsManage,
+        SystemRead
     );
 }
 
@@ -457,6 +461,17 @@ async fn audit_log(
     Ok(no_store(ApiJson(
         serde_json::json!({ "records": records, "next_after": next_after }),
     )))
+}
+
+/// The instance's health alerts, as `nexusctl` last evaluated them; for the operators (the
+/// owners and administrators of the instance's first organization).
+async fn instance_alerts(
+    State(state): State<RouteState>,
+    _: Authorized<need::SystemRead>,
+) -> Result<Response, ApiError> {
+    let now = chrono::Utc::now().timestamp();
+    let alerts = nexus_runtime::alerts::read(&state.state_dir, now).map_err(ApiError::internal)?;
+    Ok(no_store(ApiJson(alerts)))
 }
 
 async fn change_password(

@@ -57,6 +57,8 @@ pub struct IdentityService {
     passkeys: std::result::Result<Arc<webauthn_rs::Webauthn>, String>,
     /// Calls to outside OpenID providers, and their cached metadata.
     sso_http: sso::SsoHttp,
+    /// The instance's first organization, once known (see [`Self::home_org`]).
+    home_org: Arc<tokio::sync::OnceCell<OrgId>>,
 }
 
 /// What a correct password leads to.
@@ -123,6 +125,7 @@ impl IdentityService {
             reset_throttle: Arc::new(recovery::reset_throttle()),
             passkeys: Err("passkeys are not set up on this instance".into()),
             sso_http: sso::SsoHttp::default(),
+            home_org: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 

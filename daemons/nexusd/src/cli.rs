@@ -58,6 +58,9 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Send a plain-text e-mail (body on stdin) through the configured relay ([mail]); used by
+    /// `nexusctl` for alert e-mails.
+    SendMail(SendMailArgs),
     /// Print the version.
     Version {
         /// Print JSON.
@@ -140,6 +143,18 @@ pub struct DumpArgs {
     /// Print JSON (for nexusctl): the backend and where the blobs are.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SendMailArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// A recipient; repeat for several.
+    #[arg(long, required = true, value_name = "ADDRESS")]
+    pub to: Vec<String>,
+    /// The subject line.
+    #[arg(long)]
+    pub subject: String,
 }
 
 #[derive(Debug, Args, Clone)]

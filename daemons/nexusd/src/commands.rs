@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::apps;
 use crate::cli::{
     AuditCommand, Cli, Command, ConfigArgs, ConfigtestArgs, DumpArgs, KeysCommand, LoadArgs,
-    OrgsCommand, ProvisionArgs, ServeArgs, UsersCommand,
+    OrgsCommand, ProvisionArgs, SendMailArgs, ServeArgs, UsersCommand,
 };
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -65,7 +65,43 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Load(args) => {
             with_config(&args.config, None, |cfg| block_on(load_dump(cfg, &args)))
         }
+        Command::SendMail(args) => {
+            with_config(&args.config, None, |cfg| block_on(send_mail(cfg, &args)))
+        }
     }
+}
+
+/// `nexusd send-mail`: one message to each recipient, through the relay the config names.
+/// Exit 2 when mail is not set up or an address is wrong, 1 when the relay fails.
+async fn send_mail(cfg: Config, args: &SendMailArgs) -> Result<(), Failure> {
+    use nexus_runtime::mail::{MailError, Mailer};
+    use std::io::Read;
+    let mut body = String::new();
+    std::io::stdin()
+        .read_to_string(&mut body)
+        .map_err(|e| Failure {
+            code: 2,
+            message: format!("cannot read the message from stdin (UTF-8 text): {e}"),
+        })?;
+    let mailer = Mailer::from_config(&cfg).map_err(|message| Failure { code: 2, message })?;
+    for to in &args.to {
+        mailer
+            .send(to, &args.subject, body.clone())
+            .await
+            .map_err(|e| Failure {
+                code: match e {
+                    MailError::Relay(_) => 1,
+                    _ => 2,
+                },
+                message: match e {
+                    MailError::NotConfigured => format!(
+                        "{e}: set mail.smtp_url (or mail.smtp_url_file) and mail.from in the config"
+                    ),
+                    other => format!("cannot send to {to}: {other}"),
+                },
+            })?;
+    }
+    Ok(())
 }
 
 /// Loads the config (printing every problem and exiting 2 if there are any), sets up

@@ -7,8 +7,10 @@
 //! - [`http`]: shared HTTP pieces (errors, JSON, metrics, CSRF, the static web app).
 //! - [`admin`]: health, readiness, metrics and status on a local-only socket.
 //! - [`server`]: starting, serving and draining a daemon.
+//! - [`alerts`]: the instance's alerts as `nexusctl` last evaluated them.
 
 pub mod admin;
+pub mod alerts;
 pub mod app;
 pub mod config;
 pub mod http;

@@ -210,6 +210,51 @@ pub struct StatusReport {
     pub previous_release: Option<String>,
 }
 
+/// How urgent an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertSeverity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl std::fmt::Display for AlertSeverity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Critical => "CRITICAL",
+        })
+    }
+}
+
+/// Something about the instance that needs an operator's attention, as `nexusctl`
+/// evaluated it (`nexusctl alerts --json`, `<state>/run/alerts.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Stable while the condition lasts: `service-down:web`, `disk`, `backup-failed`, …
+    pub id: String,
+    pub severity: AlertSeverity,
+    pub summary: String,
+    /// What to do about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// When it began (Unix seconds).
+    pub since: i64,
+}
+
+/// `GET /api/admin/instance/alerts`: the instance's alerts as last evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceAlerts {
+    /// When they were last evaluated (Unix seconds); `None` when they never were.
+    pub evaluated_at: Option<i64>,
+    pub alerts: Vec<Alert>,
+    /// True when nothing has evaluated them for a while: the list may be out of date
+    /// (`nexusctl up` evaluates every 15 s; elsewhere `nexusctl alerts` run from a timer).
+    pub stale: bool,
+}
+
 /// An organization as the web shell sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgView {

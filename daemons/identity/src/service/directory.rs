@@ -94,11 +94,35 @@ impl IdentityService {
             return Ok(Permissions::NONE);
         }
         let custom = self.store.user_roles(user.org, user.id).await?;
-        Ok(custom
+        let held = custom
             .iter()
             .fold(Permissions::of_role(user.role), |acc, r| {
                 acc.union(r.permissions)
-            }))
+            });
+        self.instance_scoped(user.org, held).await
+    }
+
+    /// The instance's first organization (the one provisioning made): its owners and
+    /// administrators operate the instance; later organizations are its tenants.
+    pub async fn home_org(&self) -> Result<Option<OrgId>> {
+        if let Some(id) = self.home_org.get() {
+            return Ok(Some(*id));
+        }
+        let orgs = self.store.list_orgs().await?;
+        let Some(first) = orgs.iter().min_by_key(|o| o.created_at) else {
+            return Ok(None);
+        };
+        // Organizations are never deleted: the first stays the first.
+        let _ = self.home_org.set(first.id);
+        Ok(Some(first.id))
+    }
+
+    /// `held` without what only the instance's first organization may hold.
+    async fn instance_scoped(&self, org: OrgId, held: Permissions) -> Result<Permissions> {
+        if held.contains(Permission::SystemRead) && self.home_org().await? != Some(org) {
+            return Ok(held.without(Permission::SystemRead));
+        }
+        Ok(held)
     }
 
     /// What `caller` may do. For a user's token this re-reads the user, so a role taken
@@ -117,7 +141,7 @@ impl IdentityService {
                 match &t.subject {
                     Subject::Client(id) => Ok(Access {
                         org: t.org,
-                        held: scoped,
+                        held: self.instance_scoped(t.org, scoped).await?,
                         owner: false,
                         user: None,
                         actor: Actor::new(format!("client:{id}"), from),
