@@ -35,6 +35,11 @@ pub struct Settings {
     pub certificate_days: i64,
     /// Alert when more than this share of requests (percent) failed with a server error.
     pub error_rate_percent: f64,
+    /// E-mail these addresses when alerts begin and end (through the config's `[mail]`
+    /// relay, by `nexusd send-mail`). Empty: no e-mail.
+    pub email_to: Vec<String>,
+    /// The least severe alert that is e-mailed.
+    pub email_severity: Severity,
 }
 
 impl Default for Settings {
@@ -44,40 +49,13 @@ impl Default for Settings {
             certificates: Vec::new(),
             certificate_days: 14,
             error_rate_percent: 5.0,
+            email_to: Vec::new(),
+            email_severity: Severity::Warning,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-            Self::Critical => "CRITICAL",
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Alert {
-    /// Stable while the condition lasts: `service-down:web`, `disk`, `backup-failed`, …
-    pub id: String,
-    pub severity: Severity,
-    pub summary: String,
-    /// What to do about it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
-    /// When it began (Unix seconds).
-    pub since: i64,
-}
+pub use nexus_wire::{Alert, AlertSeverity as Severity};
 
 /// `run/alerts.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -87,7 +65,24 @@ pub struct Report {
     /// What the next evaluation compares against.
     #[serde(default)]
     pub memory: HashMap<String, DaemonMemory>,
+    /// The e-mail state: what the recipients were last told about.
+    #[serde(default)]
+    pub mail: MailState,
 }
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MailState {
+    /// The alerts (id, summary) the last e-mail that went out left open.
+    pub open: Vec<(String, String)>,
+    /// Why the last attempt failed, and when to try again (Unix seconds).
+    pub error: Option<String>,
+    pub retry_at: Option<i64>,
+}
+
+/// After a failed alert e-mail, the next try waits this long.
+const MAIL_RETRY_SECS: i64 = 300;
+/// How long one alert e-mail may take.
+const MAIL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DaemonMemory {
@@ -156,9 +151,181 @@ pub async fn evaluate(dir: &StateDir) -> Result<Report> {
         schedule: schedule::load(dir).unwrap_or(None),
         backups: schedule::status(dir),
     };
-    let report = rules(&inputs, &settings, last(dir).as_ref());
+    let prev = last(dir);
+    let mut report = rules(&inputs, &settings, prev.as_ref());
+    let mail_alert_since = prev
+        .as_ref()
+        .and_then(|p| p.alerts.iter().find(|a| a.id == "alert-mail"))
+        .map(|a| a.since);
+    let prev_mail = prev.map(|p| p.mail).unwrap_or_default();
+    report.mail = match mail_due(&report, &settings, &prev_mail) {
+        None => prev_mail,
+        Some(message) => {
+            match send_mail(dir, &settings.email_to, &message.subject, &message.body).await {
+                Ok(()) => MailState {
+                    open: message.open,
+                    error: None,
+                    retry_at: None,
+                },
+                Err(e) => MailState {
+                    error: Some(format!("{e:#}")),
+                    retry_at: Some(report.evaluated_at + MAIL_RETRY_SECS),
+                    ..prev_mail
+                },
+            }
+        }
+    };
+    if let Some(why) = &report.mail.error {
+        let since = mail_alert_since.unwrap_or(report.evaluated_at);
+        report.alerts.push(Alert {
+            id: "alert-mail".to_owned(),
+            severity: Severity::Warning,
+            summary: format!("alert e-mails cannot be sent: {why}"),
+            action: Some(
+                "check [mail] in config.toml and email_to in alerts.toml; test with `nexusctl alerts --test-mail`"
+                    .to_owned(),
+            ),
+            since,
+        });
+    }
     crate::state::write_atomic(&file(dir), &serde_json::to_vec_pretty(&report)?)?;
     Ok(report)
+}
+
+/// An alert e-mail to send.
+#[derive(Debug)]
+pub struct MailMessage {
+    pub subject: String,
+    pub body: String,
+    /// What stays open once it is sent.
+    pub open: Vec<(String, String)>,
+}
+
+/// The e-mail this evaluation owes the recipients, if any: one message for every alert
+/// (at or above the configured severity) that began and every one that ended since the
+/// last e-mail that went out. After a failure, nothing until the retry time.
+pub fn mail_due(report: &Report, settings: &Settings, prev: &MailState) -> Option<MailMessage> {
+    if settings.email_to.is_empty() {
+        return None;
+    }
+    if prev.retry_at.is_some_and(|t| report.evaluated_at < t) {
+        return None;
+    }
+    let current: Vec<&Alert> = report
+        .alerts
+        .iter()
+        .filter(|a| a.severity >= settings.email_severity && a.id != "alert-mail")
+        .collect();
+    let began: Vec<&Alert> = current
+        .iter()
+        .copied()
+        .filter(|a| !prev.open.iter().any(|(id, _)| *id == a.id))
+        .collect();
+    let ended: Vec<&(String, String)> = prev
+        .open
+        .iter()
+        .filter(|(id, _)| !current.iter().any(|a| a.id == *id))
+        .collect();
+    if began.is_empty() && ended.is_empty() {
+        return None;
+    }
+    let host = crate::backup::hostname();
+    let subject = match (began.first(), began.len(), ended.len()) {
+        (Some(a), 1, 0) => format!("[NEXUS {host}] {}: {}", a.severity, a.summary),
+        (Some(a), n, 0) => format!("[NEXUS {host}] {n} alerts: {}, …", a.summary),
+        (None, _, n) if current.is_empty() => {
+            format!("[NEXUS {host}] resolved ({n}): everything is well again")
+        }
+        (None, _, n) => format!("[NEXUS {host}] {n} resolved, {} still open", current.len()),
+        (Some(_), b, e) => format!("[NEXUS {host}] {b} new alerts, {e} resolved"),
+    };
+    let mut body = String::new();
+    let line = |body: &mut String, a: &Alert| {
+        body.push_str(&format!("  {:<8}  {}\n", a.severity.to_string(), a.summary));
+        if let Some(act) = &a.action {
+            body.push_str(&format!("            → {act}\n"));
+        }
+    };
+    if !began.is_empty() {
+        body.push_str("New:\n");
+        for a in &began {
+            line(&mut body, a);
+        }
+        body.push('\n');
+    }
+    if !ended.is_empty() {
+        body.push_str("Resolved:\n");
+        for (_, summary) in &ended {
+            body.push_str(&format!("  {summary}\n"));
+        }
+        body.push('\n');
+    }
+    let still: Vec<&&Alert> = current.iter().filter(|a| !began.contains(a)).collect();
+    if !still.is_empty() {
+        body.push_str("Still open:\n");
+        for a in still {
+            line(&mut body, a);
+        }
+        body.push('\n');
+    }
+    body.push_str(&format!(
+        "Evaluated on {host} at {}. `nexusctl alerts` and `nexusctl dash` show the current state.\n",
+        chrono::DateTime::from_timestamp(report.evaluated_at, 0)
+            .map_or_else(|| report.evaluated_at.to_string(), |t| t.to_rfc3339())
+    ));
+    Some(MailMessage {
+        subject,
+        body,
+        open: current
+            .iter()
+            .map(|a| (a.id.clone(), a.summary.clone()))
+            .collect(),
+    })
+}
+
+/// Sends one message through `nexusd send-mail` (which reads the relay from the config).
+pub async fn send_mail(dir: &StateDir, to: &[String], subject: &str, body: &str) -> Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let nexusd = crate::daemons::Nexusd::for_instance(dir, None)?.path()?;
+    let mut cmd = tokio::process::Command::new(&nexusd);
+    cmd.arg("send-mail")
+        .arg("--state-dir")
+        .arg(&dir.root)
+        .args(["--log-level", "warn", "--subject", subject]);
+    for t in to {
+        cmd.arg("--to").arg(t);
+    }
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot run {}", nexusd.display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(body.as_bytes()).await?;
+    }
+    let out = tokio::time::timeout(MAIL_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "the mail relay did not answer within {} s",
+                MAIL_TIMEOUT.as_secs()
+            )
+        })??;
+    if out.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let err = err.trim().trim_start_matches("nexusd: ");
+    anyhow::bail!(
+        "{}",
+        if err.is_empty() {
+            "nexusd send-mail failed"
+        } else {
+            err
+        }
+    )
 }
 
 pub fn disk_usage(path: &Path) -> Option<(u64, u64)> {
@@ -428,6 +595,7 @@ pub fn rules(inp: &Inputs, settings: &Settings, prev: Option<&Report>) -> Report
         evaluated_at: now,
         alerts,
         memory,
+        mail: MailState::default(),
     }
 }
 
@@ -441,8 +609,46 @@ pub fn age_text(secs: i64) -> String {
     }
 }
 
+/// `nexusctl alerts --test-mail`: one message to the configured recipients, now.
+fn test_mail(dir: &StateDir, rt: &tokio::runtime::Runtime) -> Result<ExitCode> {
+    let settings = load_settings(dir)?;
+    if settings.email_to.is_empty() {
+        return crate::cli::fail(
+            2,
+            format!(
+                "no recipients: set email_to = [\"you@example.com\"] in {}",
+                dir.root.join("alerts.toml").display()
+            ),
+        );
+    }
+    let host = crate::backup::hostname();
+    let body = format!(
+        "This is a test of the alert e-mails of NEXUS on {host}.\n\
+         Alerts of severity {} and above are sent here when they begin and when they end.\n",
+        settings.email_severity
+    );
+    match rt.block_on(send_mail(
+        dir,
+        &settings.email_to,
+        &format!("[NEXUS {host}] test of the alert e-mails"),
+        &body,
+    )) {
+        Ok(()) => {
+            // Mail works now: the next evaluation retries at once what failed before.
+            if let Some(mut report) = last(dir)
+                && report.mail.retry_at.take().is_some()
+            {
+                crate::state::write_atomic(&file(dir), &serde_json::to_vec_pretty(&report)?)?;
+            }
+            println!("sent a test message to {}", settings.email_to.join(", "));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => crate::cli::fail(1, format!("{e:#}")),
+    }
+}
+
 /// `nexusctl alerts`: evaluate now and print.
-pub fn run(dir: &StateDir, json: bool) -> Result<ExitCode> {
+pub fn run(dir: &StateDir, json: bool, test: bool) -> Result<ExitCode> {
     if !dir.is_provisioned() {
         return crate::cli::fail(
             2,
@@ -455,6 +661,9 @@ pub fn run(dir: &StateDir, json: bool) -> Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    if test {
+        return test_mail(dir, &rt);
+    }
     let report = rt.block_on(evaluate(dir))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report.alerts)?);

@@ -46,13 +46,17 @@ pub enum Command {
     /// Evaluate the alerts now and list them, most severe first: services down, unhealthy
     /// or restarting, a full disk, certificates about to expire, failed or overdue backups,
     /// error spikes (settings: <state dir>/alerts.toml). `nexusctl up` evaluates them every
-    /// 15 s and prints each new one.
+    /// 15 s and prints each new one; with email_to set, new and resolved alerts are e-mailed.
     ///
     /// Example: `nexusctl alerts` or `nexusctl alerts --json`.
     Alerts {
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
+        /// Send a test message to the alert e-mail recipients (email_to in alerts.toml)
+        /// instead, to check the mail set-up.
+        #[arg(long)]
+        test_mail: bool,
     },
     /// Restart one service gracefully (under `nexusctl up` its supervisor does it; on a
     /// systemd host, systemd) and wait until it is ready again.
@@ -264,7 +268,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keys(f) => forward(&dir, "keys", &f.args),
         Command::Stop => supervisor::stop(&dir),
         Command::Restart { service } => control::restart(&dir, &service),
-        Command::Alerts { json } => alerts::run(&dir, json),
+        Command::Alerts { json, test_mail } => alerts::run(&dir, json, test_mail),
         Command::Dash => dash::run(&dir),
         Command::Top { interval, count } => top::run(&dir, interval, count),
         Command::Logs {

@@ -64,6 +64,8 @@ fn scheduled_backups_run_under_up_and_what_goes_wrong_is_an_alert() {
     let dir = tmp.path().join("state");
     let d = dir.to_str().unwrap();
     assert!(run(&["init", "--state-dir", d]).status.success());
+    // The disk rule has its unit test; how full this machine's disk is is not ours to assert.
+    std::fs::write(dir.join("alerts.toml"), "disk_percent = 100\n").unwrap();
 
     // Stopped: that is the first alert.
     let a = alerts(d);
@@ -313,4 +315,127 @@ fn the_dashboard_in_a_terminal_restarts_a_service_when_asked() {
     }
     let (code, _) = up.terminate();
     assert_eq!(code, Some(0));
+}
+
+/// Subjects of the messages the sink holds, in order.
+fn subjects(sink: &nexus_testkit::smtp::SmtpSink) -> Vec<String> {
+    sink.messages()
+        .unwrap()
+        .iter()
+        .filter_map(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("Subject: ").map(str::to_owned))
+        })
+        .collect()
+}
+
+#[test]
+fn alerts_are_e_mailed_when_they_begin_and_end_and_a_failing_relay_is_an_alert() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(sink) = rt.block_on(nexus_testkit::smtp::SmtpSink::start()).unwrap() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("state");
+    let d = dir.to_str().unwrap();
+    assert!(run(&["init", "--state-dir", d]).status.success());
+
+    // No recipients: the test message says where to put them.
+    let none = run(&["--state-dir", d, "alerts", "--test-mail"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        text(&none.stderr).contains("email_to"),
+        "{}",
+        text(&none.stderr)
+    );
+
+    let mut config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    config.push_str(&format!(
+        "\n[mail]\nsmtp_url = \"{}\"\nfrom = \"NEXUS <nexus@test.example>\"\n",
+        sink.url()
+    ));
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+    std::fs::write(
+        dir.join("alerts.toml"),
+        "disk_percent = 100\nemail_to = [\"ops@test.example\"]\n",
+    )
+    .unwrap();
+
+    let test = run(&["--state-dir", d, "alerts", "--test-mail"]);
+    assert!(test.status.success(), "{}", text(&test.stderr));
+    rt.block_on(sink.wait_for(1, Duration::from_secs(10)))
+        .unwrap();
+    assert!(subjects(&sink)[0].contains("test of the alert e-mails"));
+
+    // Stopped: a critical alert begins, and is mailed once, not at every evaluation.
+    let a = alerts(d);
+    assert_eq!(ids(&a)[0], "down");
+    let got = rt
+        .block_on(sink.wait_for(2, Duration::from_secs(10)))
+        .unwrap();
+    assert!(
+        subjects(&sink)[1].contains("CRITICAL"),
+        "{:?}",
+        subjects(&sink)
+    );
+    assert!(got[1].contains("To: ops@test.example"), "{}", got[1]);
+    assert!(got[1].contains("New:"), "{}", got[1]);
+    // The info alert (no backups scheduled) is below the default severity.
+    assert!(!got[1].contains("no backups are scheduled"), "{}", got[1]);
+    alerts(d);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(sink.messages().unwrap().len(), 2);
+
+    // Running: it ended, and that is mailed too.
+    let mut up = Up::start(&dir, "127.0.0.1:0");
+    up.wait_for("NEXUS is ready at", Duration::from_secs(60));
+    let resolved = rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            // `up` evaluates every 15 s; asking evaluates now.
+            let _ = run(&["--state-dir", d, "alerts", "--json"]);
+            if let Some(s) = subjects(&sink).get(2) {
+                return s.clone();
+            }
+            assert!(Instant::now() < deadline, "no resolution mail");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+    assert!(resolved.contains("resolved"), "{resolved}");
+
+    // A relay that refuses: the alert that could not be mailed is still shown, and the
+    // failure is an alert of its own with what to do.
+    std::fs::write(
+        dir.join("alerts.toml"),
+        "disk_percent = 100\nemail_to = [\"not an address\"]\n",
+    )
+    .unwrap();
+    certificate(&dir.join("tls"), "soon", 2);
+    let a = alerts(d);
+    let mail = a
+        .iter()
+        .find(|x| x["id"] == "alert-mail")
+        .unwrap_or_else(|| panic!("{a:?}"));
+    assert_eq!(mail["severity"], "warning");
+    assert!(
+        mail["summary"].as_str().unwrap().contains("not an address"),
+        "{mail}"
+    );
+    assert!(ids(&a).iter().any(|i| i.ends_with("soon.pem")), "{a:?}");
+
+    // Fixed and tested: the next evaluation sends what was owed, and the failure is gone.
+    std::fs::write(
+        dir.join("alerts.toml"),
+        "disk_percent = 100\nemail_to = [\"ops@test.example\"]\n",
+    )
+    .unwrap();
+    let test = run(&["--state-dir", d, "alerts", "--test-mail"]);
+    assert!(test.status.success(), "{}", text(&test.stderr));
+    let a = alerts(d);
+    assert!(!ids(&a).contains(&"alert-mail".to_owned()), "{a:?}");
+    let got = rt
+        .block_on(sink.wait_for(5, Duration::from_secs(10)))
+        .unwrap();
+    assert!(got[4].contains("soon.pem"), "{}", got[4]);
+    up.terminate();
 }
