@@ -90,7 +90,8 @@ export type Permission =
   | 'roles:manage'
   | 'org:manage'
   | 'audit:read'
-  | 'clients:manage';
+  | 'clients:manage'
+  | 'system:read';
 
 export type BuiltinRole = 'owner' | 'admin' | 'member' | 'guest';
 
@@ -348,6 +349,30 @@ export interface SsoLink {
   id: string;
   name: string;
   linked: boolean;
+}
+
+/** How urgent an instance alert is. */
+export type AlertSeverity = 'critical' | 'warning' | 'info';
+
+/** Something about the instance that needs an operator's attention, as `nexusctl` evaluated it. */
+export interface InstanceAlert {
+  /** Stable while the condition lasts: `service-down:web`, `disk`, `backup-failed`, … */
+  id: string;
+  severity: AlertSeverity;
+  summary: string;
+  /** What to do about it; may quote commands in backticks. */
+  action?: string;
+  /** When it began (Unix seconds). */
+  since: number;
+}
+
+/** `GET /api/admin/instance/alerts`: the instance's alerts as last evaluated. */
+export interface InstanceAlerts {
+  /** When they were last evaluated (Unix seconds); null when they never were. */
+  evaluated_at: number | null;
+  alerts: InstanceAlert[];
+  /** Nothing has evaluated them for more than 5 minutes (or ever): the list may be out of date. */
+  stale: boolean;
 }
 
 /** Stable error codes the front-end reacts to; the server may send others. */
@@ -621,6 +646,12 @@ const admin = {
   },
   removeLogo(): Promise<void> {
     return request<void>('DELETE', '/api/admin/org/logo');
+  },
+
+  /** The instance's health alerts as `nexusctl` last evaluated them (system:read, held only in
+   *  the instance's first organization). */
+  instanceAlerts(options?: RequestOptions): Promise<InstanceAlerts> {
+    return request<InstanceAlerts>('GET', '/api/admin/instance/alerts', undefined, options);
   },
 
   /** Audit records after `after` (a `seq`), oldest first (audit:read). */

@@ -1,6 +1,9 @@
+import { useEffect, useState } from 'react';
+import { api, type InstanceAlerts } from '../api';
 import { Alert, AppTile, Button, EmptyState, PageHeader, Spinner } from '../design';
+import { CommandText, needingAttention, nowSeconds, timeAgo } from '../instanceAlerts';
 import { Link, useLocation } from '../router';
-import { useCatalog, useCurrentSession, useDocumentTitle } from '../session';
+import { can, useCatalog, useCurrentSession, useDocumentTitle } from '../session';
 
 function greeting(now = new Date()): string {
   const hour = now.getHours();
@@ -8,6 +11,63 @@ function greeting(now = new Date()): string {
   if (hour < 12) return 'Good morning';
   if (hour < 18) return 'Good afternoon';
   return 'Good evening';
+}
+
+/**
+ * The instance's warning and critical alerts, for its operators (`system:read`). Says nothing
+ * when there are none, when they were never evaluated, or when they cannot be loaded: the
+ * admin console's "Instance health" shows those cases.
+ */
+function InstanceAlertsBanner() {
+  const [data, setData] = useState<InstanceAlerts | null>(null);
+
+  useEffect(() => {
+    const controller = new AbortController();
+    api.admin.instanceAlerts({ signal: controller.signal }).then(
+      (alerts) => {
+        if (!controller.signal.aborted) setData(alerts);
+      },
+      () => {
+        // Not the start page's business: the admin console shows the error.
+      },
+    );
+    return () => controller.abort();
+  }, []);
+
+  if (!data || data.evaluated_at === null) return null;
+  const alerts = needingAttention(data.alerts);
+  if (alerts.length === 0) return null;
+  const critical = alerts.some((a) => a.severity === 'critical');
+  const n = alerts.length;
+
+  return (
+    <Alert
+      tone={critical ? 'danger' : 'warning'}
+      title={`${n} instance ${n === 1 ? 'alert needs' : 'alerts need'} attention`}
+      data-testid="hub-alerts"
+    >
+      <ul className="nx-plain-list">
+        {alerts.map((a) => (
+          <li key={a.id} data-testid="hub-alert">
+            <div>{a.summary}</div>
+            {a.action && (
+              <div className="nx-small">
+                <CommandText text={a.action} />
+              </div>
+            )}
+          </li>
+        ))}
+      </ul>
+      {data.stale && (
+        <p className="nx-small" data-testid="hub-alerts-stale">
+          The list was last checked {timeAgo(data.evaluated_at, nowSeconds())} and may be out of date.
+        </p>
+      )}
+      <p className="nx-alert__actions">
+        <Link href="/admin/health">Open Instance health</Link>
+      </p>
+    </Alert>
+  );
 }
 
 export function HubPage() {
@@ -35,6 +95,8 @@ export function HubPage() {
           account safe.
         </Alert>
       )}
+
+      {can(session, 'system:read') && <InstanceAlertsBanner />}
 
       <section aria-labelledby="apps-heading" className="nx-stack">
         <h2 id="apps-heading" className="nx-section-title">

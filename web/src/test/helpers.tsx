@@ -50,7 +50,8 @@ export const catalog: AppsResponse = {
   ],
 };
 
-/** Everything an owner or administrator holds. */
+/** Everything an owner or administrator of the instance's first organization holds (in the
+ *  others, `system:read` is left out). */
 export const ALL_PERMISSIONS = [
   'users:read',
   'users:manage',
@@ -58,6 +59,7 @@ export const ALL_PERMISSIONS = [
   'org:manage',
   'audit:read',
   'clients:manage',
+  'system:read',
 ];
 
 export function session(overrides: Partial<Session> = {}): Session {

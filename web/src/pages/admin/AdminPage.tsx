@@ -6,6 +6,7 @@ import { AppsSection } from './AppsSection';
 import { AuditSection } from './AuditSection';
 import { DirectoriesSection } from './DirectoriesSection';
 import { GroupsSection } from './GroupsSection';
+import { HealthSection } from './HealthSection';
 import { OrganizationSection } from './OrganizationSection';
 import { RolesSection } from './RolesSection';
 import { SECTIONS, sectionsFor, type SectionId } from './sections';
@@ -21,6 +22,7 @@ const render: Record<SectionId, () => ReactNode> = {
   sso: () => <SsoSection />,
   audit: () => <AuditSection />,
   apps: () => <AppsSection />,
+  health: () => <HealthSection />,
 };
 
 /** The admin console at `/admin/<section>`; `/admin` opens the first section the user may see. */

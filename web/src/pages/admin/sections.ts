@@ -2,7 +2,16 @@
 // again; this only decides what the console shows.
 import type { BuiltinRole, Permission } from '../../api';
 
-export type SectionId = 'users' | 'groups' | 'roles' | 'organization' | 'directories' | 'sso' | 'audit' | 'apps';
+export type SectionId =
+  | 'users'
+  | 'groups'
+  | 'roles'
+  | 'organization'
+  | 'directories'
+  | 'sso'
+  | 'audit'
+  | 'apps'
+  | 'health';
 
 export interface Section {
   id: SectionId;
@@ -22,6 +31,7 @@ export const SECTIONS: Section[] = [
   { id: 'sso', label: 'Sign-in providers', path: '/admin/sso', icon: 'key', needs: 'org:manage' },
   { id: 'audit', label: 'Audit log', path: '/admin/audit', icon: 'file', needs: 'audit:read' },
   { id: 'apps', label: 'Apps', path: '/admin/apps', icon: 'grid', needs: 'clients:manage' },
+  { id: 'health', label: 'Instance health', path: '/admin/health', icon: 'bell', needs: 'system:read' },
 ];
 
 /** The sections a user holding `permissions` may open, in console order. */
