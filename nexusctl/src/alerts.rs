@@ -118,6 +118,10 @@ pub fn file(dir: &StateDir) -> PathBuf {
     dir.run_dir().join("alerts.json")
 }
 
+fn save(dir: &StateDir, report: &Report) -> Result<()> {
+    crate::state::write_atomic(&file(dir), &serde_json::to_vec_pretty(report)?)
+}
+
 /// The last evaluation's report, if any.
 pub fn last(dir: &StateDir) -> Option<Report> {
     let raw = std::fs::read(file(dir)).ok()?;
@@ -188,7 +192,7 @@ pub async fn evaluate(dir: &StateDir) -> Result<Report> {
             since,
         });
     }
-    crate::state::write_atomic(&file(dir), &serde_json::to_vec_pretty(&report)?)?;
+    save(dir, &report)?;
     Ok(report)
 }
 
@@ -638,7 +642,7 @@ fn test_mail(dir: &StateDir, rt: &tokio::runtime::Runtime) -> Result<ExitCode> {
             if let Some(mut report) = last(dir)
                 && report.mail.retry_at.take().is_some()
             {
-                crate::state::write_atomic(&file(dir), &serde_json::to_vec_pretty(&report)?)?;
+                save(dir, &report)?;
             }
             println!("sent a test message to {}", settings.email_to.join(", "));
             Ok(ExitCode::SUCCESS)

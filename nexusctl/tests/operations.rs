@@ -31,6 +31,16 @@ fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Writes alerts.toml: alert e-mails to `email_to`, if given. The disk rule has its unit
+/// test; how full this machine's disk is is not ours to assert, so it is off.
+fn alert_settings(dir: &Path, email_to: Option<&str>) {
+    let mut settings = "disk_percent = 100\n".to_owned();
+    if let Some(to) = email_to {
+        settings.push_str(&format!("email_to = [\"{to}\"]\n"));
+    }
+    std::fs::write(dir.join("alerts.toml"), settings).unwrap();
+}
+
 fn certificate(dir: &Path, name: &str, days: u32) {
     std::fs::create_dir_all(dir).unwrap();
     let out = std::process::Command::new("openssl")
@@ -64,8 +74,7 @@ fn scheduled_backups_run_under_up_and_what_goes_wrong_is_an_alert() {
     let dir = tmp.path().join("state");
     let d = dir.to_str().unwrap();
     assert!(run(&["init", "--state-dir", d]).status.success());
-    // The disk rule has its unit test; how full this machine's disk is is not ours to assert.
-    std::fs::write(dir.join("alerts.toml"), "disk_percent = 100\n").unwrap();
+    alert_settings(&dir, None);
 
     // Stopped: that is the first alert.
     let a = alerts(d);
@@ -355,11 +364,7 @@ fn alerts_are_e_mailed_when_they_begin_and_end_and_a_failing_relay_is_an_alert()
         sink.url()
     ));
     std::fs::write(dir.join("config.toml"), config).unwrap();
-    std::fs::write(
-        dir.join("alerts.toml"),
-        "disk_percent = 100\nemail_to = [\"ops@test.example\"]\n",
-    )
-    .unwrap();
+    alert_settings(&dir, Some("ops@test.example"));
 
     let test = run(&["--state-dir", d, "alerts", "--test-mail"]);
     assert!(test.status.success(), "{}", text(&test.stderr));
@@ -405,11 +410,7 @@ fn alerts_are_e_mailed_when_they_begin_and_end_and_a_failing_relay_is_an_alert()
 
     // A relay that refuses: the alert that could not be mailed is still shown, and the
     // failure is an alert of its own with what to do.
-    std::fs::write(
-        dir.join("alerts.toml"),
-        "disk_percent = 100\nemail_to = [\"not an address\"]\n",
-    )
-    .unwrap();
+    alert_settings(&dir, Some("not an address"));
     certificate(&dir.join("tls"), "soon", 2);
     let a = alerts(d);
     let mail = a
@@ -424,11 +425,7 @@ fn alerts_are_e_mailed_when_they_begin_and_end_and_a_failing_relay_is_an_alert()
     assert!(ids(&a).iter().any(|i| i.ends_with("soon.pem")), "{a:?}");
 
     // Fixed and tested: the next evaluation sends what was owed, and the failure is gone.
-    std::fs::write(
-        dir.join("alerts.toml"),
-        "disk_percent = 100\nemail_to = [\"ops@test.example\"]\n",
-    )
-    .unwrap();
+    alert_settings(&dir, Some("ops@test.example"));
     let test = run(&["--state-dir", d, "alerts", "--test-mail"]);
     assert!(test.status.success(), "{}", text(&test.stderr));
     let a = alerts(d);

@@ -187,7 +187,7 @@ pub async fn restore(repo: &Repo, opts: &Options<'_>, progress: &Progress) -> Re
     }
 
     while let Some(done) = puts.join_next().await {
-        done.map_err(|_| anyhow!("writing a blob failed"))??;
+        put_result(done)?;
     }
 
     progress.phase("loading the database");
@@ -333,7 +333,7 @@ async fn write_blob(
         progress.inc(data.len() as u64);
         while puts.len() >= PUTS_IN_FLIGHT {
             if let Some(done) = puts.join_next().await {
-                done.map_err(|_| anyhow!("writing a blob failed"))??;
+                put_result(done)?;
             }
         }
         let store = store.clone();
@@ -378,6 +378,11 @@ async fn write_blob(
         .await
         .with_context(|| format!("cannot write the blob {key}"))?;
     Ok(())
+}
+
+/// What a small blob's write (spawned by [`write_blob`]) came to.
+fn put_result(done: Result<Result<()>, tokio::task::JoinError>) -> Result<()> {
+    done.map_err(|_| anyhow!("writing a blob failed"))?
 }
 
 async fn chunk(
